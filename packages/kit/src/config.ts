@@ -1,0 +1,60 @@
+// Configuration from environment variables: one typed zod schema per service, read once at start-up.
+// A bad value stops start-up with a ConfigError naming the variable.
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+export type Env = Record<string, string | undefined>;
+
+/** Reads `schema` (an object whose keys are variable names) from `env`; empty strings count as unset. */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.env): z.infer<S> {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => {
+    const variable = String(issue.path[0] ?? '(config)');
+    const given = input[variable];
+    const shown = given === undefined ? 'unset' : isSecretName(variable) ? '<hidden>' : JSON.stringify(given);
+    return { variable, message: `${issue.message} (got ${shown})` };
+  });
+  throw new ConfigError(
+    `Invalid configuration: ${issues.map((i) => `${i.variable}: ${i.message}`).join('; ')}`,
+    issues,
+  );
+}
+
+const secretPattern = /TOKEN|SECRET|PASSWORD|API_KEY|PASSWD|CREDENTIAL/i;
+export const isSecretName = (name: string) => secretPattern.test(name);
+
+/** The configuration with secret values masked, for a debug log line. */
+export function maskSecrets(config: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(config).map(([k, v]) => [k, isSecretName(k) && v !== undefined ? '***' : v]),
+  );
+}
+
+/** Reusable field types for environment variables (strings in, typed values out). */
+export const env = {
+  port: (def: number) => z.coerce.number().int().min(0).max(65535).default(def),
+  int: (def: number, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER) =>
+    z.coerce.number().int().min(min).max(max).default(def),
+  number: (def: number, min = -Infinity, max = Infinity) => z.coerce.number().min(min).max(max).default(def),
+  string: (def: string) => z.string().min(1).default(def),
+  optionalString: () => z.string().min(1).optional(),
+  url: () => z.url().optional(),
+  bool: (def: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+      .default(def ? 'true' : 'false')
+      .transform((v) => ['true', '1', 'yes', 'on'].includes(v)),
+  logLevel: () =>
+    z
+      .string()
+      .transform((v) => v.toLowerCase())
+      .pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+      .default('info'),
+  host: () => z.string().min(1).default('127.0.0.1'),
+};

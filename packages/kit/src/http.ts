@@ -1,0 +1,209 @@
+// The HTTP app factory every service uses: request ids, schema validation, one error envelope,
+// /health, /ready, /metrics (Prometheus), /openapi.json and /docs, optional bearer-token auth.
+import { timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AppError } from './errors.ts';
+import type { Logger } from './logger.ts';
+
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+export interface HealthReport {
+  status: HealthStatus;
+  checks: Record<string, { status: HealthStatus; [key: string]: unknown }>;
+  [key: string]: unknown;
+}
+
+export interface AppOptions {
+  service: string;
+  version?: string;
+  description?: string;
+  logger: Logger;
+  /** Largest accepted request body in bytes (413 above). */
+  bodyLimit?: number;
+  /** When set, every route but /health and /ready needs `Authorization: Bearer <token>`. */
+  token?: string;
+  health?: () => HealthReport | Promise<HealthReport>;
+  ready?: () => { ready: boolean; reason?: string };
+}
+
+export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>;
+
+const publicPaths = new Set(['/health', '/ready']);
+
+export async function createApp(options: AppOptions): Promise<App> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: {} },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  // Bodies are validated strictly (a string is not a number); query strings and params are coerced.
+  const strict = makeAjv(false);
+  const coercing = makeAjv(true);
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema as object),
+  );
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (options.token && !publicPaths.has(request.url.split('?')[0] ?? '')) {
+      if (!hasToken(request, options.token)) {
+        throw new AppError(401, 'unauthorized', 'Missing or wrong bearer token');
+      }
+    }
+  });
+
+  installErrorHandling(app);
+  installMetrics(app, options.service);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: `Synthians ${options.service}`,
+        version: options.version ?? '0.1.0',
+        description: options.description ?? '',
+      },
+      components: token(options.token),
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/health', { schema: { tags: ['health'], summary: 'Liveness and dependency checks' } }, async (_req, reply) => {
+    const report: HealthReport = options.health ? await options.health() : { status: 'healthy', checks: {} };
+    reply.code(report.status === 'unhealthy' ? 503 : 200);
+    return { service: options.service, ...report };
+  });
+  app.get('/ready', { schema: { tags: ['health'], summary: 'Whether the service can take traffic' } }, async (_req, reply) => {
+    const state = options.ready ? options.ready() : { ready: true };
+    reply.code(state.ready ? 200 : 503);
+    return state;
+  });
+  return app;
+}
+
+function token(value: string | undefined) {
+  if (!value) return {};
+  return { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer' } } };
+}
+
+function hasToken(request: FastifyRequest, expected: string): boolean {
+  const header = request.headers.authorization ?? '';
+  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+  const want = Buffer.from(expected);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+function makeAjv(coerce: boolean): Ajv {
+  const ajv = new Ajv({
+    coerceTypes: coerce ? 'array' : false,
+    useDefaults: true,
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+  });
+  addFormats.default(ajv);
+  return ajv;
+}
+
+function installErrorHandling(app: App): void {
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({
+      error: { code: 'route_not_found', message: `No route ${request.method} ${request.url.split('?')[0]}` },
+    });
+  });
+
+  app.setErrorHandler((error: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    if (AppError.isInstance(error)) {
+      if (error.statusCode >= 500) request.log.warn({ code: error.code }, error.message);
+      return reply.code(error.statusCode).send(error.toBody());
+    }
+    const fe = error as FastifyError;
+    if (fe.validation) {
+      const details = fe.validation.map((v) => ({
+        path: `${fe.validationContext ?? ''}${v.instancePath}`,
+        message: v.message ?? 'invalid',
+      }));
+      const message = `Invalid request ${fe.validationContext ?? ''}: ${details
+        .map((d) => `${d.path || '(root)'} ${d.message}`)
+        .join('; ')}`;
+      return reply.code(400).send({ error: { code: 'validation_error', message, details } });
+    }
+    const mapped = mapFrameworkError(fe);
+    if (mapped) return reply.code(mapped.status).send({ error: { code: mapped.code, message: mapped.message } });
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send({ error: { code: 'internal_error', message: 'Internal server error' } });
+  });
+}
+
+function mapFrameworkError(error: FastifyError): { status: number; code: string; message: string } | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, code: 'body_too_large', message: error.message };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'unsupported_media_type', message: error.message };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, code: 'invalid_json', message: 'Request body is empty but Content-Type is JSON' };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, code: 'invalid_content_length', message: error.message };
+  }
+  if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    return { status: 400, code: 'invalid_json', message: `Malformed JSON body: ${error.message}` };
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    return { status, code: (error.code ?? 'bad_request').toLowerCase(), message: error.message };
+  }
+  return undefined;
+}
+
+function installMetrics(app: App, service: string): void {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  const labelNames = ['method', 'route', 'status_code'] as const;
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  app.decorate('metricsRegistry', registry);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    if (route === '/metrics') return;
+    const labels = { method: request.method, route, status_code: String(reply.statusCode) };
+    request.log.debug({ method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    requests.inc(labels);
+    latency.observe(labels, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.type(registry.contentType);
+    return registry.metrics();
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metricsRegistry: Registry;
+  }
+}

@@ -1,0 +1,56 @@
+// Validation of client-supplied embeddings: exactly EMBEDDING_DIM finite numbers, never a zero vector.
+import { badRequest } from '@synthians/kit';
+import { l2normalize } from './embedding/provider.ts';
+
+export function parseEmbedding(value: unknown, dim: number, field = 'embedding'): Float32Array {
+  if (!Array.isArray(value)) {
+    throw badRequest('invalid_embedding', `${field} must be an array of ${dim} numbers`);
+  }
+  if (value.length !== dim) {
+    throw badRequest('invalid_embedding', `${field} has ${value.length} values; this memory core uses ${dim}`, {
+      expected: dim,
+      got: value.length,
+    });
+  }
+  const out = new Float32Array(dim);
+  for (let i = 0; i < dim; i++) {
+    const x = value[i];
+    if (typeof x !== 'number' || !Number.isFinite(x)) {
+      throw badRequest('invalid_embedding', `${field}[${i}] is not a finite number`, { index: i });
+    }
+    out[i] = x;
+    if (!Number.isFinite(out[i])) {
+      throw badRequest('invalid_embedding', `${field}[${i}] overflows float32`, { index: i });
+    }
+  }
+  let norm = 0;
+  for (let i = 0; i < dim; i++) norm += out[i]! * out[i]!;
+  if (norm === 0 || !Number.isFinite(norm)) {
+    throw badRequest('invalid_embedding', `${field} is a zero vector (or overflows); it has no direction`);
+  }
+  return l2normalize(out);
+}
+
+export function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+/** Float32 vectors travel as base64 of their little-endian bytes in the change feed and exports. */
+export function vectorToBase64(v: Float32Array): string {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+}
+
+export function vectorFromBase64(text: string, dim: number, field = 'embedding_b64'): Float32Array {
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.byteLength !== dim * 4) {
+    throw badRequest('invalid_embedding', `${field} decodes to ${bytes.byteLength / 4} values; expected ${dim}`);
+  }
+  const out = new Float32Array(dim);
+  new Uint8Array(out.buffer).set(bytes);
+  for (let i = 0; i < dim; i++) {
+    if (!Number.isFinite(out[i])) throw badRequest('invalid_embedding', `${field}[${i}] is not finite`);
+  }
+  return out;
+}
