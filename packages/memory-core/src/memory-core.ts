@@ -102,6 +102,7 @@ export class MemoryCore {
   private waiters = new Set<() => void>();
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private closing = false;
   readonly startedAt = Date.now();
   replication: ReplicationState | undefined;
 
@@ -606,7 +607,7 @@ export class MemoryCore {
 
   /** Changes after `since`, waiting up to `waitMs` for one when there is none. One entry per item: its latest state. */
   async changes(since: number, limit: number, waitMs: number): Promise<{ changes: WireChange[]; lastSeq: number; headSeq: number }> {
-    if (this.store.headSeq() <= since && waitMs > 0 && !this.closed) {
+    if (this.store.headSeq() <= since && waitMs > 0 && !this.closing) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, waitMs);
         function done() {
@@ -779,11 +780,17 @@ export class MemoryCore {
     return topKeywords(a.keywordCounts);
   }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
+  /** Ends every waiting long-poll now (shutdown must not wait for them). */
+  stopWaiting(): void {
+    this.closing = true;
     for (const wake of this.waiters) wake();
     this.waiters.clear();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.stopWaiting();
+    this.closed = true;
     clearInterval(this.flushTimer);
     this.flushAccess();
     if (this.changesSinceSnapshot > 0) this.snapshot();

@@ -111,6 +111,7 @@ export const memoryCoreService: ServiceDefinition = {
         return { status, checks, memory_count: core.store.count(), role: follow ? 'standby' : 'primary', uptime_s: Math.round((Date.now() - core.startedAt) / 1000) };
       },
     });
+    app.addHook('preClose', async () => core.stopWaiting());
     registerCompat(app, core);
     registerV1(app, core);
     return {
