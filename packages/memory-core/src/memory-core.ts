@@ -100,6 +100,7 @@ export class MemoryCore {
   private pendingAccess = new Map<number, { count: number; last: number }>();
   private pendingActivations = new Map<number, number>();
   private waiters = new Set<() => void>();
+  private pendingWrites: { items: NewMemory[]; resolve: (r: MemoryRecord[]) => void; reject: (e: unknown) => void }[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private closing = false;
@@ -244,13 +245,9 @@ export class MemoryCore {
   /** Stores new memories; every one is durable when this returns. */
   async create(items: NewMemory[]): Promise<MemoryRecord[]> {
     this.assertWritable();
-    const dim = this.options.dim;
     for (const item of items) {
       if (item.content.trim() === '' && !item.embedding) {
         throw badRequest('missing_content', 'A memory needs content or an embedding');
-      }
-      if (item.id !== undefined && this.store.keyOf(item.id) !== undefined) {
-        throw new AppError(409, 'duplicate_id', `A memory with id ${item.id} already exists`);
       }
     }
     const toEmbed = items.filter((i) => !i.embedding);
@@ -261,7 +258,57 @@ export class MemoryCore {
         item.embeddingModel = this.embedder.model;
       });
     }
+    return this.enqueue(items);
+  }
+
+  /**
+   * Group commit: writes that arrive in the same event-loop turn share one transaction (one fsync) and one
+   * multi-threaded index update. If the group fails, each request is retried alone so one bad request fails alone.
+   */
+  private enqueue(items: NewMemory[]): Promise<MemoryRecord[]> {
+    return new Promise((resolve, reject) => {
+      this.pendingWrites.push({ items, resolve, reject });
+      if (this.pendingWrites.length === 1) setImmediate(() => this.flushWrites());
+    });
+  }
+
+  private flushWrites(): void {
+    const group = this.pendingWrites;
+    this.pendingWrites = [];
+    if (group.length === 0) return;
+    try {
+      const records = this.commitNew(group.flatMap((g) => g.items));
+      let at = 0;
+      for (const g of group) {
+        g.resolve(records.slice(at, at + g.items.length));
+        at += g.items.length;
+      }
+    } catch (err) {
+      if (group.length === 1) {
+        group[0]!.reject(err);
+        return;
+      }
+      for (const g of group) {
+        try {
+          g.resolve(this.commitNew(g.items));
+        } catch (e) {
+          g.reject(e);
+        }
+      }
+    }
+  }
+
+  private commitNew(items: NewMemory[]): MemoryRecord[] {
     this.assertWritable();
+    const seen = new Set<string>();
+    for (const item of items) {
+      if (item.id === undefined) continue;
+      if (seen.has(item.id) || this.store.keyOf(item.id) !== undefined) {
+        throw new AppError(409, 'duplicate_id', `A memory with id ${item.id} already exists`);
+      }
+      seen.add(item.id);
+    }
+    const dim = this.options.dim;
     const now = Date.now();
     const emotions = items.map((i) => analyzeEmotion(i.content));
     const firstKey = this.store.nextKey();
