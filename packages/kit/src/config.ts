@@ -58,3 +58,28 @@ export const env = {
       .default('info'),
   host: () => z.string().min(1).default('127.0.0.1'),
 };
+
+export interface VariableDoc {
+  variable: string;
+  default: string;
+  description: string;
+}
+
+/** Every variable of a schema with its default and description (for the README and `--help`). */
+export function describeConfig(schema: z.ZodObject): VariableDoc[] {
+  return Object.entries(schema.shape).map(([variable, type]) => {
+    let t = type as z.ZodType;
+    let def: unknown;
+    for (let i = 0; i < 8; i++) {
+      const d = (t as unknown as { def: Record<string, unknown> }).def;
+      if (d.type === 'default') {
+        def = typeof d.defaultValue === 'function' ? (d.defaultValue as () => unknown)() : d.defaultValue;
+        break;
+      }
+      const inner = (d.in ?? d.innerType) as z.ZodType | undefined;
+      if (!inner) break;
+      t = inner;
+    }
+    return { variable, default: def === undefined ? '' : String(def), description: (type as z.ZodType).description ?? '' };
+  });
+}

@@ -1,5 +1,6 @@
 // The contract between a service and the runner (`synthians up` / `synthians serve`).
 import type { App } from './http.ts';
+import type { z } from 'zod';
 import type { Env } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { PortName } from './ports.ts';
@@ -31,5 +32,7 @@ export interface ServiceDefinition {
   name: string;
   port: PortName;
   description: string;
+  /** The service's configuration schema (documented in the README). */
+  config: z.ZodObject;
   create(context: ServiceContext): Promise<ServiceInstance>;
 }

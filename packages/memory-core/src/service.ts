@@ -1,7 +1,7 @@
 // The memory-core service: configuration, storage, the HTTP API and (as a standby) the follower.
 import { resolve } from 'node:path';
 import { ConfigError, assertSafeBinding, createApp, createLogger, maskSecrets, type ServiceContext, type ServiceDefinition, type ServiceInstance } from '@synthians/kit';
-import { loadMemoryCoreConfig, type MemoryCoreConfig } from './config.ts';
+import { loadMemoryCoreConfig, memoryCoreSchema, type MemoryCoreConfig } from './config.ts';
 import { MemoryCore } from './memory-core.ts';
 import { createBuiltinEmbedder } from './embedding/builtin.ts';
 import { OpenAIEmbedder } from './embedding/openai.ts';
@@ -76,6 +76,7 @@ export const memoryCoreService: ServiceDefinition = {
   name: 'memory-core',
   port: 'memory-core',
   description: 'Long-term memory: storage, vector/lexical/hybrid search, QuickRecal, emotion, assemblies',
+  config: memoryCoreSchema,
   async create(context: ServiceContext): Promise<ServiceInstance> {
     const config = loadMemoryCoreConfig(context.env);
     const follow = context.options?.follow ?? config.FOLLOW_URL;
