@@ -33,7 +33,7 @@ export const memoryCoreSchema = z.object({
     .enum(['f32', 'bf16', 'f16'])
     .default('bf16')
     .describe('Precision of vectors inside the index; reported similarities are always exact float32'),
-  INDEX_SNAPSHOT_EVERY: env.int(20000, 100).describe('Write an index snapshot after this many changes (and at shutdown)'),
+  INDEX_SNAPSHOT_EVERY: env.int(10000, 100).describe('Write an index snapshot after this many changes (and at shutdown)'),
   QR_W_RECENCY: env.number(0.1, 0).describe('QuickRecal weight: recency of the event'),
   QR_W_IMPORTANCE: env.number(0.25, 0).describe('QuickRecal weight: importance (given or detected)'),
   QR_W_EMOTION: env.number(0.15, 0).describe('QuickRecal weight: emotional intensity'),

@@ -174,24 +174,28 @@ export class MemoryCore {
     );
   }
 
+  /** Replays the change log after the snapshot's seq into the index, in batches (multi-threaded adds). */
   private catchUp(fromSeq: number): number {
     let applied = 0;
     let seq = fromSeq;
     for (;;) {
-      const changes = this.store.changesSince(seq, 5000);
+      const changes = this.store.changesSince(seq, 20_000);
       if (changes.length === 0) break;
-      for (const c of changes) {
-        seq = c.seq;
-        if (c.kind !== 'memory') continue;
-        applied++;
-        if (c.op === 'delete') {
-          this.index.remove(c.key);
-          continue;
-        }
-        const embedding = this.store.embeddingOf(c.key);
-        if (embedding) this.index.add([c.key], embedding);
-        else this.index.remove(c.key);
+      seq = changes[changes.length - 1]!.seq;
+      // Only the last change of each memory matters; its current row (or absence) is the truth.
+      const last = new Map<number, Change>();
+      for (const c of changes) if (c.kind === 'memory') last.set(c.key, c);
+      applied += last.size;
+      const keys = [...last.keys()];
+      const present = new Map<number, Float32Array>();
+      for (let i = 0; i < keys.length; i += 500) {
+        for (const [key, r] of this.store.embeddingsOf(keys.slice(i, i + 500))) present.set(key, r);
       }
+      for (const key of keys) if (!present.has(key)) this.index.remove(key);
+      const addKeys = [...present.keys()];
+      const matrix = new Float32Array(addKeys.length * this.options.dim);
+      addKeys.forEach((key, i) => matrix.set(present.get(key)!, i * this.options.dim));
+      this.index.add(addKeys, matrix);
     }
     return applied;
   }

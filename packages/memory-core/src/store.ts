@@ -199,7 +199,6 @@ export class MemoryStore {
       addSurprise: db.prepare('INSERT INTO surprise_events (memory_key, at, delta, previous, new, reason) VALUES (?, ?, ?, ?, ?, ?)'),
       surprises: db.prepare('SELECT at, delta, previous, new, reason FROM surprise_events WHERE memory_key = ? ORDER BY at, rowid'),
       bumpAccess: db.prepare('UPDATE memories SET access_count = access_count + ?, last_access = max(coalesce(last_access, 0), ?) WHERE key = ?'),
-      embeddingByKey: db.prepare('SELECT embedding FROM memories WHERE key = ?').pluck(),
       allEmbeddings: db.prepare('SELECT key, embedding FROM memories ORDER BY key'),
       assemblyById: db.prepare('SELECT * FROM assemblies WHERE id = ?'),
       assemblyByKey: db.prepare('SELECT * FROM assemblies WHERE key = ?'),
@@ -344,9 +343,14 @@ export class MemoryStore {
     return out;
   }
 
-  embeddingOf(key: number): Float32Array | undefined {
-    const blob = this.stmts.embeddingByKey.get(key) as Buffer | undefined;
-    return blob && fromBlob(blob);
+  embeddingsOf(keys: number[]): Map<number, Float32Array> {
+    const out = new Map<number, Float32Array>();
+    if (keys.length === 0) return out;
+    const rows = this.db
+      .prepare(`SELECT key, embedding FROM memories WHERE key IN (${keys.map(() => '?').join(',')})`)
+      .all(...keys) as { key: number; embedding: Buffer }[];
+    for (const r of rows) out.set(r.key, fromBlob(r.embedding));
+    return out;
   }
 
   *allEmbeddings(): Generator<{ key: number; embedding: Float32Array }> {
