@@ -48,6 +48,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     forceCloseConnections: 'idle',
     ajv: { customOptions: {} },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+  // Bodies are JSON: without this, Fastify's default text/plain parser lets a wrong Content-Type through as a string.
+  app.removeContentTypeParser('text/plain');
 
   // Bodies are validated strictly (a string is not a number); query strings and params are coerced.
   const strict = makeAjv(false);

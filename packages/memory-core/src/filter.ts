@@ -119,8 +119,9 @@ function compileOp(column: string, op: string, value: unknown, where: string, pa
     case '$gte':
     case '$lt':
     case '$lte': {
+      // Checked before scalar(), which turns booleans into 0/1.
+      if (value === null || typeof value === 'boolean') throw badRequest('invalid_filter', `${where}.${op} needs a number or string`);
       const v = scalar(value, where, isTime);
-      if (v === null || typeof v === 'boolean') throw badRequest('invalid_filter', `${where}.${op} needs a number or string`);
       params.push(v);
       const sym = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' }[op];
       return `${column} ${sym} ?`;

@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
-import { badRequest, notFound, parseJsonOrThrow, type App } from '@synthians/kit';
+import { AppError, badRequest, conflict, notFound, parseJsonOrThrow, type App } from '@synthians/kit';
 import type { MemoryCore, MemoryPatch, SearchMode, WireMemory } from '../memory-core.ts';
 import { parseEmbedding, vectorFromBase64 } from '../embeddings.ts';
 import { compileFilter } from '../filter.ts';
@@ -162,6 +162,10 @@ export function registerV1(app: App, core: MemoryCore): void {
     async (req) => {
       const { id } = req.params as { id: string };
       const b = req.body as Record<string, unknown>;
+      // minProperties alone cannot catch {}: Ajv fills in merge_metadata's default first.
+      if (Object.keys(b).every((k) => k === 'merge_metadata')) {
+        throw badRequest('validation_error', 'Give at least one field to update');
+      }
       const patch: MemoryPatch = {
         content: b.content as string | undefined,
         embedding: b.embedding === undefined ? undefined : parseEmbedding(b.embedding, dim),
@@ -244,7 +248,13 @@ export function registerV1(app: App, core: MemoryCore): void {
     return reply.send(Readable.from(lines()));
   });
 
-  app.addContentTypeParser(['application/x-ndjson', 'application/jsonl'], (_req, payload, done) => done(null, payload));
+  app.addContentTypeParser(['application/x-ndjson', 'application/jsonl'], (req, payload, done) => {
+    // The parser is app-wide; JSON lines are only for the import.
+    if (req.routeOptions.url !== '/v1/import') {
+      return done(new AppError(415, 'unsupported_media_type', 'JSON lines are accepted by POST /v1/import only'), undefined);
+    }
+    done(null, payload);
+  });
   app.post(
     '/v1/import',
     {
@@ -276,6 +286,12 @@ export function registerV1(app: App, core: MemoryCore): void {
       for (const { wire } of parsed) {
         if (seen.has(wire.id)) throw badRequest('duplicate_id', `id ${wire.id} appears twice in the import`);
         seen.add(wire.id);
+      }
+      // Conflicts are found before anything is written, so an import is all or nothing.
+      if (onConflict === 'error') {
+        for (const { wire } of parsed) {
+          if (core.store.getById(wire.id)) throw conflict('duplicate_id', `A memory with id ${wire.id} already exists`);
+        }
       }
       for (const { wire, embedding } of parsed) {
         if (core.importWire(wire, embedding, onConflict)) imported++;
