@@ -469,6 +469,18 @@ export class MemoryCore {
       if (vectorChanged) this.assemblies.removeMember(current, now);
       next.seq = this.store.logChange('memory', 'upsert', id, current.key, now);
       this.store.update(next);
+      if (vectorChanged) {
+        // A re-embedded memory finds its place again among its new neighbours.
+        const around = this.index.neighbours(next.embedding, neighbourCount + 1);
+        const others = { keys: [] as number[], similarities: [] as number[] };
+        around.keys.forEach((k, i) => {
+          if (k !== current.key) {
+            others.keys.push(k);
+            others.similarities.push(around.similarities[i]!);
+          }
+        });
+        this.assemblies.place(next, others, now);
+      }
     });
     if (vectorChanged) this.index.add([current.key], next.embedding);
     this.changed(1);
