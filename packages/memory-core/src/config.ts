@@ -9,7 +9,7 @@ export const memoryCoreSchema = z.object({
   MEMORY_STORAGE_PATH: env
     .optionalString()
     .describe('Folder for the SQLite database and the index snapshot (default: <SYNTHIANS_DATA_DIR>/memory-core)'),
-  EMBEDDING_DIM: env.int(768, 2, 8192).describe('Length of every embedding; fixed for a store once created'),
+  EMBEDDING_DIM: env.int(768, 16, 8192).describe('Length of every embedding; fixed for a store once created'),
   LOG_LEVEL: env.logLevel().describe('fatal, error, warn, info, debug, trace or silent'),
   SYNTHIANS_API_TOKEN: env.optionalString().describe('Bearer token required on every route but /health and /ready'),
   MEMORY_SYNC: z
@@ -48,11 +48,11 @@ export const memoryCoreSchema = z.object({
   REL_W_RECENCY: env.number(0.04, 0).describe('Relevance weight: recency'),
   REL_W_ASSEMBLY: env.number(0.03, 0).describe('Relevance weight: activation of the memory’s assemblies by the query'),
   REL_W_EMOTION: env.number(0.03, 0).describe('Relevance weight: emotional resonance with user_emotion'),
-  FUSION_W_VECTOR: env.number(0.5, 0).describe('Hybrid search: weight of vector similarity'),
-  FUSION_W_LEXICAL: env.number(0.5, 0).describe('Hybrid search: weight of BM25'),
-  ASSEMBLY_JOIN_THRESHOLD: env.number(0.8, 0, 1).describe('Cosine to an assembly composite to join it'),
-  ASSEMBLY_SEED_THRESHOLD: env.number(0.85, 0, 1).describe('Cosine between two memories to start an assembly'),
-  ASSEMBLY_MERGE_THRESHOLD: env.number(0.92, 0, 1).describe('Cosine between two composites to merge assemblies'),
+  FUSION_W_VECTOR: env.number(0.65, 0).describe('Hybrid search: weight of vector similarity'),
+  FUSION_W_LEXICAL: env.number(0.35, 0).describe('Hybrid search: weight of BM25'),
+  ASSEMBLY_JOIN_THRESHOLD: env.number(0.88, 0, 1).describe('Cosine to an assembly composite to join it'),
+  ASSEMBLY_SEED_THRESHOLD: env.number(0.9, 0, 1).describe('Cosine between two memories to start an assembly'),
+  ASSEMBLY_MERGE_THRESHOLD: env.number(0.95, 0, 1).describe('Cosine between two composites to merge assemblies'),
   ASSEMBLY_MAX_MEMBERS: env.int(500, 2).describe('An assembly takes no more members beyond this'),
   FOLLOW_URL: env.url().describe('Run as a read-only standby of this primary (same as --follow)'),
   FOLLOW_POLL_WAIT_MS: env.int(20000, 0, 120000).describe('Standby: long-poll wait on the change feed'),

@@ -28,9 +28,11 @@ export const STOPWORDS: ReadonlySet<string> = new Set(
     'that the their theirs them themselves then there these they this those through to too under until up ve ' +
     'very was wasn we were weren what when where which while who whom why will with won would wouldn y you ' +
     'your yours yourself yourselves ' +
-    // question and filler words
+    // filler words
     'also anything else ever get got however like might much must oh okay ok really shall something ' +
-    'thing things us well what whatever whenever wherever whether whichever whoever whose yeah yes'
+    'thing things us well whatever whenever wherever whether whichever whoever whose yeah yes ' +
+    // words of questions about memories ("what kind of…", "would X likely…", "how often…")
+    'kind kinds type types sort likely considered describe happened happen many often recently'
   ).split(' '),
 );
 
