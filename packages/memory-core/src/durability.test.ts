@@ -72,7 +72,9 @@ describe('kill -9 during ingest', () => {
       }
     };
     const writers = [writer(), writer(), writer(), writer(), batcher()];
-    await new Promise((r) => setTimeout(r, 1500));
+    // Kill mid-stream, once a fair number of writes were acknowledged (bounded wait on a loaded machine).
+    const deadline = Date.now() + 30_000;
+    while (acknowledged.size < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     first.child.kill('SIGKILL');
     await new Promise((r) => first.child.once('exit', r));
     stop = true;
