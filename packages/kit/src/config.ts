@@ -80,6 +80,10 @@ export function describeConfig(schema: z.ZodObject): VariableDoc[] {
       if (!inner) break;
       t = inner;
     }
-    return { variable, default: def === undefined ? '' : String(def), description: (type as z.ZodType).description ?? '' };
+    return {
+      variable,
+      default: def === undefined ? '' : String(def),
+      description: (type as z.ZodType).description ?? '',
+    };
   });
 }

@@ -34,7 +34,8 @@ export interface ErrorBody {
 
 export const badRequest = (code: string, message: string, details?: unknown) =>
   new AppError(400, code, message, details);
-export const notFound = (message: string, details?: unknown) => new AppError(404, 'not_found', message, details);
+export const notFound = (message: string, details?: unknown) =>
+  new AppError(404, 'not_found', message, details);
 export const conflict = (code: string, message: string, details?: unknown) =>
   new AppError(409, code, message, details);
 export const unavailable = (code: string, message: string, details?: unknown) =>

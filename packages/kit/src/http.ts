@@ -3,7 +3,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -83,16 +89,26 @@ export async function createApp(options: AppOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/health', { schema: { tags: ['health'], summary: 'Liveness and dependency checks' } }, async (_req, reply) => {
-    const report: HealthReport = options.health ? await options.health() : { status: 'healthy', checks: {} };
-    reply.code(report.status === 'unhealthy' ? 503 : 200);
-    return { service: options.service, ...report };
-  });
-  app.get('/ready', { schema: { tags: ['health'], summary: 'Whether the service can take traffic' } }, async (_req, reply) => {
-    const state = options.ready ? options.ready() : { ready: true };
-    reply.code(state.ready ? 200 : 503);
-    return state;
-  });
+  app.get(
+    '/health',
+    { schema: { tags: ['health'], summary: 'Liveness and dependency checks' } },
+    async (_req, reply) => {
+      const report: HealthReport = options.health
+        ? await options.health()
+        : { status: 'healthy', checks: {} };
+      reply.code(report.status === 'unhealthy' ? 503 : 200);
+      return { service: options.service, ...report };
+    },
+  );
+  app.get(
+    '/ready',
+    { schema: { tags: ['health'], summary: 'Whether the service can take traffic' } },
+    async (_req, reply) => {
+      const state = options.ready ? options.ready() : { ready: true };
+      reply.code(state.ready ? 200 : 503);
+      return state;
+    },
+  );
   return app;
 }
 
@@ -127,30 +143,35 @@ function installErrorHandling(app: App): void {
     });
   });
 
-  app.setErrorHandler((error: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply) => {
-    if (AppError.isInstance(error)) {
-      if (error.statusCode >= 500) request.log.warn({ code: error.code }, error.message);
-      return reply.code(error.statusCode).send(error.toBody());
-    }
-    const fe = error as FastifyError;
-    if (fe.validation) {
-      const details = fe.validation.map((v) => ({
-        path: `${fe.validationContext ?? ''}${v.instancePath}`,
-        message: v.message ?? 'invalid',
-      }));
-      const message = `Invalid request ${fe.validationContext ?? ''}: ${details
-        .map((d) => `${d.path || '(root)'} ${d.message}`)
-        .join('; ')}`;
-      return reply.code(400).send({ error: { code: 'validation_error', message, details } });
-    }
-    const mapped = mapFrameworkError(fe);
-    if (mapped) return reply.code(mapped.status).send({ error: { code: mapped.code, message: mapped.message } });
-    request.log.error({ err: error }, 'unhandled error');
-    return reply.code(500).send({ error: { code: 'internal_error', message: 'Internal server error' } });
-  });
+  app.setErrorHandler(
+    (error: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply) => {
+      if (AppError.isInstance(error)) {
+        if (error.statusCode >= 500) request.log.warn({ code: error.code }, error.message);
+        return reply.code(error.statusCode).send(error.toBody());
+      }
+      const fe = error as FastifyError;
+      if (fe.validation) {
+        const details = fe.validation.map((v) => ({
+          path: `${fe.validationContext ?? ''}${v.instancePath}`,
+          message: v.message ?? 'invalid',
+        }));
+        const message = `Invalid request ${fe.validationContext ?? ''}: ${details
+          .map((d) => `${d.path || '(root)'} ${d.message}`)
+          .join('; ')}`;
+        return reply.code(400).send({ error: { code: 'validation_error', message, details } });
+      }
+      const mapped = mapFrameworkError(fe);
+      if (mapped)
+        return reply.code(mapped.status).send({ error: { code: mapped.code, message: mapped.message } });
+      request.log.error({ err: error }, 'unhandled error');
+      return reply.code(500).send({ error: { code: 'internal_error', message: 'Internal server error' } });
+    },
+  );
 }
 
-function mapFrameworkError(error: FastifyError): { status: number; code: string; message: string } | undefined {
+function mapFrameworkError(
+  error: FastifyError,
+): { status: number; code: string; message: string } | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, code: 'body_too_large', message: error.message };
@@ -194,7 +215,10 @@ function installMetrics(app: App, service: string): void {
     const route = request.routeOptions.url ?? 'unmatched';
     if (route === '/metrics') return;
     const labels = { method: request.method, route, status_code: String(reply.statusCode) };
-    request.log.debug({ method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    request.log.debug(
+      { method: request.method, route, status: reply.statusCode, ms: reply.elapsedTime },
+      'request',
+    );
     requests.inc(labels);
     latency.observe(labels, reply.elapsedTime / 1000);
   });

@@ -4,21 +4,50 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Type } from '@sinclair/typebox';
 import { z } from 'zod';
-import { AppError, ConfigError, assertNoPortCollisions, assertSafeBinding, createApp, createLogger, env, loadConfig, maskSecrets, ports, type App } from './index.ts';
+import {
+  AppError,
+  ConfigError,
+  assertNoPortCollisions,
+  assertSafeBinding,
+  createApp,
+  createLogger,
+  env,
+  loadConfig,
+  maskSecrets,
+  ports,
+  type App,
+} from './index.ts';
 
 describe('configuration', () => {
-  const schema = z.object({ PORT: env.port(5010), LOG_LEVEL: env.logLevel(), ENABLED: env.bool(false), API_TOKEN: env.optionalString() });
+  const schema = z.object({
+    PORT: env.port(5010),
+    LOG_LEVEL: env.logLevel(),
+    ENABLED: env.bool(false),
+    API_TOKEN: env.optionalString(),
+  });
 
   test('defaults, coercion and case-insensitive levels', () => {
     assert.deepEqual(loadConfig(schema, {}), { PORT: 5010, LOG_LEVEL: 'info', ENABLED: false });
-    assert.deepEqual(loadConfig(schema, { PORT: '8001', LOG_LEVEL: 'DEBUG', ENABLED: 'yes' }), { PORT: 8001, LOG_LEVEL: 'debug', ENABLED: true });
+    assert.deepEqual(loadConfig(schema, { PORT: '8001', LOG_LEVEL: 'DEBUG', ENABLED: 'yes' }), {
+      PORT: 8001,
+      LOG_LEVEL: 'debug',
+      ENABLED: true,
+    });
   });
 
   test('a bad value stops start-up with a message naming the variable', () => {
-    for (const [variable, value] of [['PORT', 'abc'], ['PORT', '70000'], ['LOG_LEVEL', 'loud'], ['ENABLED', 'maybe']]) {
+    for (const [variable, value] of [
+      ['PORT', 'abc'],
+      ['PORT', '70000'],
+      ['LOG_LEVEL', 'loud'],
+      ['ENABLED', 'maybe'],
+    ]) {
       assert.throws(
         () => loadConfig(schema, { [variable!]: value }),
-        (err: unknown) => err instanceof ConfigError && err.message.includes(variable!) && err.issues[0]?.variable === variable,
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.message.includes(variable!) &&
+          err.issues[0]?.variable === variable,
         `${variable}=${value}`,
       );
     }
@@ -27,7 +56,10 @@ describe('configuration', () => {
   test('secrets are masked, in errors too', () => {
     assert.deepEqual(maskSecrets({ API_TOKEN: 'hunter2', PORT: 1 }), { API_TOKEN: '***', PORT: 1 });
     const strict = z.object({ API_TOKEN: z.string().min(20) });
-    assert.throws(() => loadConfig(strict, { API_TOKEN: 'hunter2' }), (err: Error) => !err.message.includes('hunter2'));
+    assert.throws(
+      () => loadConfig(strict, { API_TOKEN: 'hunter2' }),
+      (err: Error) => !err.message.includes('hunter2'),
+    );
   });
 });
 
@@ -65,10 +97,17 @@ describe('HTTP app', () => {
       service: 'test-service',
       logger: createLogger('test', 'silent'),
       bodyLimit: 1024,
-      health: () => ({ status: healthy ? 'healthy' : 'unhealthy', checks: { db: { status: healthy ? 'healthy' : 'unhealthy' } } }),
+      health: () => ({
+        status: healthy ? 'healthy' : 'unhealthy',
+        checks: { db: { status: healthy ? 'healthy' : 'unhealthy' } },
+      }),
       ready: () => ({ ready: healthy }),
     });
-    app.post('/echo', { schema: { body: Type.Object({ n: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }) } }, async (req) => req.body);
+    app.post(
+      '/echo',
+      { schema: { body: Type.Object({ n: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }) } },
+      async (req) => req.body,
+    );
     app.get('/items/:id', async (req) => {
       throw new AppError(404, 'not_found', `No item ${(req.params as { id: string }).id}`);
     });
@@ -134,9 +173,15 @@ describe('HTTP app', () => {
     assert.equal((await fetch(`${url}/ready`)).status, 503);
     healthy = true;
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    assert.match(metrics, /http_requests_total\{method="POST",route="\/echo",status_code="200",service="test-service"\} \d+/);
+    assert.match(
+      metrics,
+      /http_requests_total\{method="POST",route="\/echo",status_code="200",service="test-service"\} \d+/,
+    );
     assert.match(metrics, /http_request_duration_seconds_bucket\{.*route="\/echo"/);
-    const openapi = (await (await fetch(`${url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    const openapi = (await (await fetch(`${url}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
     assert.match(openapi.openapi, /^3\./);
     assert.ok('/echo' in openapi.paths, 'route documented');
     const docs = await fetch(`${url}/docs`);
@@ -147,7 +192,11 @@ describe('HTTP app', () => {
 
 describe('token auth', () => {
   test('every route but /health and /ready needs the bearer token', async () => {
-    const app = await createApp({ service: 'secured', logger: createLogger('test', 'silent'), token: 's3cret-token' });
+    const app = await createApp({
+      service: 'secured',
+      logger: createLogger('test', 'silent'),
+      token: 's3cret-token',
+    });
     app.get('/private', async () => ({ ok: true }));
     await app.listen({ host: '127.0.0.1', port: 0 });
     const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -156,8 +205,14 @@ describe('token auth', () => {
       const denied = await fetch(`${url}/private`);
       assert.equal(denied.status, 401);
       assert.equal(((await denied.json()) as { error: { code: string } }).error.code, 'unauthorized');
-      assert.equal((await fetch(`${url}/private`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
-      assert.equal((await fetch(`${url}/private`, { headers: { authorization: 'Bearer s3cret-token' } })).status, 200);
+      assert.equal(
+        (await fetch(`${url}/private`, { headers: { authorization: 'Bearer wrong' } })).status,
+        401,
+      );
+      assert.equal(
+        (await fetch(`${url}/private`, { headers: { authorization: 'Bearer s3cret-token' } })).status,
+        200,
+      );
       assert.equal((await fetch(`${url}/metrics`)).status, 401);
     } finally {
       await app.close();

@@ -4,7 +4,11 @@ import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'p
 export type { Logger };
 
 /** A root logger; `service` (when given) is on every line. Services add theirs with `logger.child({ service })`. */
-export function createLogger(service: string | undefined, level = 'info', destination?: DestinationStream): Logger {
+export function createLogger(
+  service: string | undefined,
+  level = 'info',
+  destination?: DestinationStream,
+): Logger {
   const options: LoggerOptions = {
     level,
     base: service ? { service } : {},

@@ -5,7 +5,11 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
-export function assertSafeBinding(host: string, token: string | undefined, variable = 'SYNTHIANS_API_TOKEN'): void {
+export function assertSafeBinding(
+  host: string,
+  token: string | undefined,
+  variable = 'SYNTHIANS_API_TOKEN',
+): void {
   if (!isLoopback(host) && !token) {
     throw new ConfigError(
       `Refusing to listen on ${host} without a token: set ${variable} (clients send "Authorization: Bearer <token>")`,

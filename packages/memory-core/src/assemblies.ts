@@ -208,7 +208,8 @@ export class Assemblies {
         continue;
       }
       const composite = new Float32Array(a.composite.length);
-      for (let i = 0; i < composite.length; i++) composite[i] = a.composite[i]! * a.memberCount - memory.embedding[i]!;
+      for (let i = 0; i < composite.length; i++)
+        composite[i] = a.composite[i]! * a.memberCount - memory.embedding[i]!;
       l2normalize(composite);
       const next: AssemblyRecord = {
         ...a,

@@ -44,7 +44,11 @@ describe('kill -9 during ingest', () => {
           const res = await fetch(`${url}/v1/memories`, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ content: `crash test memory ${s}`, embedding: unitVector(s), metadata: { seed: s } }),
+            body: JSON.stringify({
+              content: `crash test memory ${s}`,
+              embedding: unitVector(s),
+              metadata: { seed: s },
+            }),
           });
           if (res.status === 201) acknowledged.set(((await res.json()) as { id: string }).id, s);
         } catch {
@@ -55,7 +59,11 @@ describe('kill -9 during ingest', () => {
     const batcher = async () => {
       while (!stop) {
         const base = 1_000_000 + ++seed * 100;
-        const memories = Array.from({ length: 50 }, (_, i) => ({ content: `batch ${base + i}`, embedding: unitVector(base + i), metadata: { seed: base + i } }));
+        const memories = Array.from({ length: 50 }, (_, i) => ({
+          content: `batch ${base + i}`,
+          embedding: unitVector(base + i),
+          metadata: { seed: base + i },
+        }));
         try {
           const res = await fetch(`${url}/v1/memories/batch`, {
             method: 'POST',
@@ -84,8 +92,14 @@ describe('kill -9 during ingest', () => {
     const second = spawnCore(join(dir, 'core'));
     const url2 = await second.url;
     try {
-      const stats = (await (await fetch(`${url2}/v1/stats`)).json()) as { memory_count: number; index_size: number };
-      assert.ok(stats.memory_count >= acknowledged.size, `store has ${stats.memory_count} < ${acknowledged.size} acknowledged`);
+      const stats = (await (await fetch(`${url2}/v1/stats`)).json()) as {
+        memory_count: number;
+        index_size: number;
+      };
+      assert.ok(
+        stats.memory_count >= acknowledged.size,
+        `store has ${stats.memory_count} < ${acknowledged.size} acknowledged`,
+      );
       assert.equal(stats.index_size, stats.memory_count, 'the index caught up with the store');
       const missing: string[] = [];
       for (const id of acknowledged.keys()) {
@@ -124,11 +138,18 @@ describe('restart persistence', () => {
       return v.map((x) => x / n);
     };
     const created = await core.request('POST', '/v1/memories/batch', {
-      memories: Array.from({ length: 6 }, (_, i) => ({ content: `garden roses note ${i}`, embedding: near(i), tags: ['garden'] })),
+      memories: Array.from({ length: 6 }, (_, i) => ({
+        content: `garden roses note ${i}`,
+        embedding: near(i),
+        tags: ['garden'],
+      })),
     });
     assert.equal(created.status, 201);
     const ids = (created.body.items as { id: string }[]).map((x) => x.id);
-    const boosted = await core.request('POST', `/v1/memories/${ids[0]}/boost`, { delta: 0.2, reason: 'surprise' });
+    const boosted = await core.request('POST', `/v1/memories/${ids[0]}/boost`, {
+      delta: 0.2,
+      reason: 'surprise',
+    });
     assert.equal(boosted.status, 200);
     const before = await core.request('GET', `/v1/memories/${ids[0]}`);
     const assembliesBefore = await core.request('GET', '/v1/assemblies');
@@ -150,8 +171,14 @@ describe('restart persistence', () => {
         assembliesBefore.body.items.map((a: { id: string; member_count: number }) => [a.id, a.member_count]),
       );
       // Relevance also weighs QuickRecal, so look at similarity: the exact vector is found with cosine 1.
-      const search = await again.request('POST', '/v1/search', { embedding: near(3), mode: 'vector', top_k: 6 });
-      const best = [...search.body.results].sort((a: { similarity: number }, b: { similarity: number }) => b.similarity - a.similarity)[0];
+      const search = await again.request('POST', '/v1/search', {
+        embedding: near(3),
+        mode: 'vector',
+        top_k: 6,
+      });
+      const best = [...search.body.results].sort(
+        (a: { similarity: number }, b: { similarity: number }) => b.similarity - a.similarity,
+      )[0];
       assert.equal(best.id, ids[3]);
       assert.ok(best.similarity > 0.9999, `similarity ${best.similarity}`);
     } finally {
@@ -166,7 +193,11 @@ describe('restart persistence', () => {
       const stats = await rebuilt.request('GET', '/v1/stats');
       assert.equal(stats.body.memory_count, 6);
       assert.equal(stats.body.index_size, 6);
-      const search = await rebuilt.request('POST', '/v1/search', { query: 'roses', mode: 'hybrid', top_k: 10 });
+      const search = await rebuilt.request('POST', '/v1/search', {
+        query: 'roses',
+        mode: 'hybrid',
+        top_k: 10,
+      });
       assert.equal(search.body.results.length, 6);
     } finally {
       await rebuilt.stop();

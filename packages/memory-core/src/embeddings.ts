@@ -7,10 +7,14 @@ export function parseEmbedding(value: unknown, dim: number, field = 'embedding')
     throw badRequest('invalid_embedding', `${field} must be an array of ${dim} numbers`);
   }
   if (value.length !== dim) {
-    throw badRequest('invalid_embedding', `${field} has ${value.length} values; this memory core uses ${dim}`, {
-      expected: dim,
-      got: value.length,
-    });
+    throw badRequest(
+      'invalid_embedding',
+      `${field} has ${value.length} values; this memory core uses ${dim}`,
+      {
+        expected: dim,
+        got: value.length,
+      },
+    );
   }
   const out = new Float32Array(dim);
   for (let i = 0; i < dim; i++) {
@@ -45,7 +49,10 @@ export function vectorToBase64(v: Float32Array): string {
 export function vectorFromBase64(text: string, dim: number, field = 'embedding_b64'): Float32Array {
   const bytes = Buffer.from(text, 'base64');
   if (bytes.byteLength !== dim * 4) {
-    throw badRequest('invalid_embedding', `${field} decodes to ${bytes.byteLength / 4} values; expected ${dim}`);
+    throw badRequest(
+      'invalid_embedding',
+      `${field} decodes to ${bytes.byteLength / 4} values; expected ${dim}`,
+    );
   }
   const out = new Float32Array(dim);
   new Uint8Array(out.buffer).set(bytes);

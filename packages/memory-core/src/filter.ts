@@ -38,7 +38,13 @@ export function compileFilter(filter: unknown, where = 'filter'): Sql {
   return { sql: parts.length ? parts.join(' AND ') : '1', params };
 }
 
-function compileObject(filter: unknown, where: string, parts: string[], params: Scalar[], depth: number): void {
+function compileObject(
+  filter: unknown,
+  where: string,
+  parts: string[],
+  params: Scalar[],
+  depth: number,
+): void {
   if (depth > maxDepth) throw badRequest('invalid_filter', `${where}: nested too deeply`);
   if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) {
     throw badRequest('invalid_filter', `${where} must be an object of path → condition`);
@@ -86,7 +92,10 @@ function columnFor(path: string, where: string): string {
   const rest = path.startsWith('metadata.') ? path.slice('metadata.'.length) : path;
   const segments = rest.split('.');
   if (segments.some((s) => !segment.test(s))) {
-    throw badRequest('invalid_filter', `${where}: invalid path "${path}" (letters, digits, _ and - between dots)`);
+    throw badRequest(
+      'invalid_filter',
+      `${where}: invalid path "${path}" (letters, digits, _ and - between dots)`,
+    );
   }
   return `json_extract(m.metadata, '$.${segments.map((s) => `"${s}"`).join('.')}')`;
 }
@@ -106,7 +115,14 @@ function scalar(value: unknown, where: string, isTime: boolean): Scalar {
   throw badRequest('invalid_filter', `${where}: values must be strings, numbers, booleans or null`);
 }
 
-function compileOp(column: string, op: string, value: unknown, where: string, params: Scalar[], isTime: boolean) {
+function compileOp(
+  column: string,
+  op: string,
+  value: unknown,
+  where: string,
+  params: Scalar[],
+  isTime: boolean,
+) {
   switch (op) {
     case '$eq':
     case '$ne': {
@@ -120,7 +136,8 @@ function compileOp(column: string, op: string, value: unknown, where: string, pa
     case '$lt':
     case '$lte': {
       // Checked before scalar(), which turns booleans into 0/1.
-      if (value === null || typeof value === 'boolean') throw badRequest('invalid_filter', `${where}.${op} needs a number or string`);
+      if (value === null || typeof value === 'boolean')
+        throw badRequest('invalid_filter', `${where}.${op} needs a number or string`);
       const v = scalar(value, where, isTime);
       params.push(v);
       const sym = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' }[op];
@@ -137,7 +154,8 @@ function compileOp(column: string, op: string, value: unknown, where: string, pa
       return op === '$in' ? `${column} IN (${list})` : `(${column} IS NULL OR ${column} NOT IN (${list}))`;
     }
     case '$exists':
-      if (typeof value !== 'boolean') throw badRequest('invalid_filter', `${where}.$exists needs true or false`);
+      if (typeof value !== 'boolean')
+        throw badRequest('invalid_filter', `${where}.$exists needs true or false`);
       return `${column} IS ${value ? 'NOT ' : ''}NULL`;
   }
   throw badRequest('invalid_filter', `${where}: unknown operator ${op}`);

@@ -52,7 +52,10 @@ export class Follower implements ReplicationState {
         const url = `${this.upstream.replace(/\/+$/, '')}/v1/changes?since=${since}&limit=1000&wait_ms=${caughtUp ? this.options.waitMs : 0}`;
         const response = await fetch(url, {
           headers: this.options.token ? { authorization: `Bearer ${this.options.token}` } : {},
-          signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.options.waitMs + 15_000)]),
+          signal: AbortSignal.any([
+            this.controller.signal,
+            AbortSignal.timeout(this.options.waitMs + 15_000),
+          ]),
         });
         if (!response.ok) throw new Error(`primary answered HTTP ${response.status}`);
         const page = (await response.json()) as { changes: WireChange[]; last_seq: number; head_seq: number };
@@ -65,7 +68,8 @@ export class Follower implements ReplicationState {
       } catch (err) {
         if (!this.running) break;
         const message = (err as Error).message;
-        if (this.lastError !== message) this.log.warn({ upstream: this.upstream, err: message }, 'replication error; retrying');
+        if (this.lastError !== message)
+          this.log.warn({ upstream: this.upstream, err: message }, 'replication error; retrying');
         this.lastError = message;
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, 15_000);

@@ -20,7 +20,13 @@ import { emotionalResonance, relevance, type RelevanceWeights, type UserEmotion 
 import { fuse, type FusionCandidate, type FusionWeights } from './search/fusion.ts';
 import { ftsQuery } from './search/lexical.ts';
 import { Assemblies, topKeywords, type AssemblyConfig } from './assemblies.ts';
-import { MemoryStore, type AssemblyRecord, type Change, type MemoryRecord, type SurpriseEvent } from './store.ts';
+import {
+  MemoryStore,
+  type AssemblyRecord,
+  type Change,
+  type MemoryRecord,
+  type SurpriseEvent,
+} from './store.ts';
 import { VectorIndex, type IndexOptions } from './vector-index.ts';
 
 export interface MemoryCoreOptions {
@@ -100,7 +106,11 @@ export class MemoryCore {
   private pendingAccess = new Map<number, { count: number; last: number }>();
   private pendingActivations = new Map<number, number>();
   private waiters = new Set<() => void>();
-  private pendingWrites: { items: NewMemory[]; resolve: (r: MemoryRecord[]) => void; reject: (e: unknown) => void }[] = [];
+  private pendingWrites: {
+    items: NewMemory[];
+    resolve: (r: MemoryRecord[]) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private closing = false;
@@ -155,14 +165,20 @@ export class MemoryCore {
     const count = this.store.count();
     if (!loaded.ok) {
       if (count > 0 || loaded.reason !== 'no snapshot') {
-        this.log.warn({ reason: loaded.reason, memories: count }, 'vector index snapshot unusable; rebuilding from the store');
+        this.log.warn(
+          { reason: loaded.reason, memories: count },
+          'vector index snapshot unusable; rebuilding from the store',
+        );
       }
       this.rebuildIndex();
     } else {
       const applied = this.catchUp(loaded.seq);
       this.snapshotSeq = loaded.seq;
       if (this.index.size !== count) {
-        this.log.warn({ index: this.index.size, memories: count }, 'vector index disagrees with the store; rebuilding');
+        this.log.warn(
+          { index: this.index.size, memories: count },
+          'vector index disagrees with the store; rebuilding',
+        );
         this.rebuildIndex();
       } else if (applied > 0) {
         this.changesSinceSnapshot = applied;
@@ -237,9 +253,13 @@ export class MemoryCore {
 
   private assertWritable(): void {
     if (this.options.readOnly) {
-      throw unavailable('read_only_standby', 'This memory core is a read-only standby; send writes to the primary', {
-        primary: this.replication?.upstream,
-      });
+      throw unavailable(
+        'read_only_standby',
+        'This memory core is a read-only standby; send writes to the primary',
+        {
+          primary: this.replication?.upstream,
+        },
+      );
     }
     if (this.closed) throw unavailable('shutting_down', 'The memory core is shutting down');
   }
@@ -396,7 +416,11 @@ export class MemoryCore {
   }
 
   effectiveScore(record: MemoryRecord, now = Date.now()): number {
-    const since = Math.max(record.updatedAt, record.lastAccess ?? 0, this.pendingAccess.get(record.key)?.last ?? 0);
+    const since = Math.max(
+      record.updatedAt,
+      record.lastAccess ?? 0,
+      this.pendingAccess.get(record.key)?.last ?? 0,
+    );
     return effectiveQuickRecal(record.quickrecal, since, now, this.options.quickrecal);
   }
 
@@ -405,7 +429,12 @@ export class MemoryCore {
     nextCursor: string | null;
   } {
     const sql = compileFilter(opts.filter ?? {});
-    const after = opts.cursor === undefined ? (opts.order === 'asc' ? 0 : Number.MAX_SAFE_INTEGER) : decodeCursor(opts.cursor);
+    const after =
+      opts.cursor === undefined
+        ? opts.order === 'asc'
+          ? 0
+          : Number.MAX_SAFE_INTEGER
+        : decodeCursor(opts.cursor);
     const items = this.store.list(sql, after, opts.limit + 1, opts.order);
     const more = items.length > opts.limit;
     if (more) items.pop();
@@ -578,16 +607,25 @@ export class MemoryCore {
       const components = {
         similarity,
         quickrecal: eff,
-        recency: recencyFactor(now - (memory.eventTime ?? memory.createdAt), this.options.quickrecal.halfLifeDays),
+        recency: recencyFactor(
+          now - (memory.eventTime ?? memory.createdAt),
+          this.options.quickrecal.halfLifeDays,
+        ),
         assembly: Math.max(0, this.assemblies.activation(queryVector, memberships.get(f.key))),
         emotion: emotionalResonance(memory.emotion, req.userEmotion),
       };
       const score = relevance(components, this.options.relevance);
-      const hit: SearchHit = { memory, similarity: round(similarity), relevance: round(score), effectiveQuickRecal: eff };
+      const hit: SearchHit = {
+        memory,
+        similarity: round(similarity),
+        relevance: round(score),
+        effectiveQuickRecal: eff,
+      };
       if (req.explain) {
         hit.explain = {
           mode: req.mode,
-          vector_similarity: f.vectorComponent === undefined ? null : round(candidates.get(f.key)?.vector ?? 0),
+          vector_similarity:
+            f.vectorComponent === undefined ? null : round(candidates.get(f.key)?.vector ?? 0),
           lexical_bm25: candidates.get(f.key)?.lexical ?? null,
           vector_component: round(f.vectorComponent),
           lexical_component: round(f.lexicalComponent),
@@ -627,7 +665,9 @@ export class MemoryCore {
     for (let k = wanted * 4; ; k *= 4) {
       const n = this.index.neighbours(query, Math.min(k, this.index.size), true);
       const ok = this.store.keysMatching(n.keys, filter);
-      const out = n.keys.map((key, i) => [key, n.similarities[i]!] as [number, number]).filter(([key]) => ok.has(key));
+      const out = n.keys
+        .map((key, i) => [key, n.similarities[i]!] as [number, number])
+        .filter(([key]) => ok.has(key));
       if (out.length >= wanted || k >= this.index.size) return out.slice(0, wanted);
     }
   }
@@ -669,7 +709,11 @@ export class MemoryCore {
   }
 
   /** Changes after `since`, waiting up to `waitMs` for one when there is none. One entry per item: its latest state. */
-  async changes(since: number, limit: number, waitMs: number): Promise<{ changes: WireChange[]; lastSeq: number; headSeq: number }> {
+  async changes(
+    since: number,
+    limit: number,
+    waitMs: number,
+  ): Promise<{ changes: WireChange[]; lastSeq: number; headSeq: number }> {
     if (this.store.headSeq() <= since && waitMs > 0 && !this.closing) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, waitMs);
@@ -701,7 +745,14 @@ export class MemoryCore {
     }
     const a = c.op === 'upsert' ? this.store.assemblyById(c.ref) : undefined;
     if (!a) return { seq: c.seq, kind: 'assembly', op: 'delete', id: c.ref, at: c.at };
-    return { seq: c.seq, kind: 'assembly', op: 'upsert', id: c.ref, at: c.at, assembly: this.assemblyToWire(a) };
+    return {
+      seq: c.seq,
+      kind: 'assembly',
+      op: 'upsert',
+      id: c.ref,
+      at: c.at,
+      assembly: this.assemblyToWire(a),
+    };
   }
 
   /** The full, lossless form of a memory (change feed, export). */
@@ -801,7 +852,8 @@ export class MemoryCore {
     this.assertWritable();
     const existing = this.store.getById(m.id);
     if (existing && onConflict === 'skip') return false;
-    if (existing && onConflict === 'error') throw new AppError(409, 'duplicate_id', `A memory with id ${m.id} already exists`);
+    if (existing && onConflict === 'error')
+      throw new AppError(409, 'duplicate_id', `A memory with id ${m.id} already exists`);
     const now = Date.now();
     let key = 0;
     this.store.transaction(() => {
@@ -947,13 +999,23 @@ function earlier(n: { keys: number[]; similarities: number[] }, key: number) {
 function fuseFor(mode: SearchMode, candidates: FusionCandidate[], weights: FusionWeights) {
   if (mode === 'vector') {
     return candidates
-      .map((c) => ({ key: c.key, similarity: Math.max(0, c.vector ?? 0), vectorComponent: c.vector ?? 0, lexicalComponent: 0 }))
+      .map((c) => ({
+        key: c.key,
+        similarity: Math.max(0, c.vector ?? 0),
+        vectorComponent: c.vector ?? 0,
+        lexicalComponent: 0,
+      }))
       .sort((a, b) => b.similarity - a.similarity || a.key - b.key);
   }
   if (mode === 'lexical') {
     const max = Math.max(...candidates.map((c) => c.lexical ?? 0), 1e-9);
     return candidates
-      .map((c) => ({ key: c.key, similarity: (c.lexical ?? 0) / max, vectorComponent: 0, lexicalComponent: (c.lexical ?? 0) / max }))
+      .map((c) => ({
+        key: c.key,
+        similarity: (c.lexical ?? 0) / max,
+        vectorComponent: 0,
+        lexicalComponent: (c.lexical ?? 0) / max,
+      }))
       .sort((a, b) => b.similarity - a.similarity || a.key - b.key);
   }
   return fuse(candidates, weights);
@@ -981,6 +1043,7 @@ function encodeCursor(key: number): string {
 function decodeCursor(cursor: string): number {
   const text = Buffer.from(cursor, 'base64url').toString();
   const key = Number(text.slice(2));
-  if (!text.startsWith('k:') || !Number.isSafeInteger(key)) throw badRequest('invalid_cursor', 'The cursor is not one this service issued');
+  if (!text.startsWith('k:') || !Number.isSafeInteger(key))
+    throw badRequest('invalid_cursor', 'The cursor is not one this service issued');
   return key;
 }

@@ -100,7 +100,8 @@ export function quickRecal(input: QuickRecalInput, config: QuickRecalConfig): Qu
     novelty: nearest === undefined ? 1 : clamp01(1 - Math.max(0, nearest)),
     personal: personalScore(input.content),
     information: informationScore(input.content),
-    overlap_penalty: nearest !== undefined && nearest > 0.9 ? (config.overlapPenalty * (nearest - 0.9)) / 0.1 : 0,
+    overlap_penalty:
+      nearest !== undefined && nearest > 0.9 ? (config.overlapPenalty * (nearest - 0.9)) / 0.1 : 0,
   };
   const raw =
     w.recency * factors.recency +
@@ -114,7 +115,12 @@ export function quickRecal(input: QuickRecalInput, config: QuickRecalConfig): Qu
 }
 
 /** The stored score decayed to `now`; `since` is the last update, boost or access. */
-export function effectiveQuickRecal(stored: number, since: number, now: number, config: QuickRecalConfig): number {
+export function effectiveQuickRecal(
+  stored: number,
+  since: number,
+  now: number,
+  config: QuickRecalConfig,
+): number {
   const decay = recencyFactor(now - since, config.halfLifeDays);
   return round(clamp01(stored * (config.decayFloor + (1 - config.decayFloor) * decay)));
 }

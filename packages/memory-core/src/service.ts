@@ -1,6 +1,15 @@
 // The memory-core service: configuration, storage, the HTTP API and (as a standby) the follower.
 import { resolve } from 'node:path';
-import { ConfigError, assertSafeBinding, createApp, createLogger, maskSecrets, type ServiceContext, type ServiceDefinition, type ServiceInstance } from '@synthians/kit';
+import {
+  ConfigError,
+  assertSafeBinding,
+  createApp,
+  createLogger,
+  maskSecrets,
+  type ServiceContext,
+  type ServiceDefinition,
+  type ServiceInstance,
+} from '@synthians/kit';
 import { loadMemoryCoreConfig, memoryCoreSchema, type MemoryCoreConfig } from './config.ts';
 import { MemoryCore } from './memory-core.ts';
 import { createBuiltinEmbedder } from './embedding/builtin.ts';
@@ -86,12 +95,17 @@ export const memoryCoreService: ServiceDefinition = {
     const port = context.port ?? config.PORT;
     assertSafeBinding(host, config.SYNTHIANS_API_TOKEN);
     logger.debug({ config: maskSecrets(config) }, 'configuration');
-    const dir = resolve(config.MEMORY_STORAGE_PATH ?? resolve(context.dataDir, follow ? 'memory-core-standby' : 'memory-core'));
+    const dir = resolve(
+      config.MEMORY_STORAGE_PATH ?? resolve(context.dataDir, follow ? 'memory-core-standby' : 'memory-core'),
+    );
     const embedder = await createEmbedder(config);
     const core = MemoryCore.open(coreOptions(config, dir, Boolean(follow)), embedder, logger);
     let follower: Follower | undefined;
     if (follow) {
-      follower = new Follower(follow, core, logger, { waitMs: config.FOLLOW_POLL_WAIT_MS, token: config.SYNTHIANS_API_TOKEN });
+      follower = new Follower(follow, core, logger, {
+        waitMs: config.FOLLOW_POLL_WAIT_MS,
+        token: config.SYNTHIANS_API_TOKEN,
+      });
       core.replication = follower;
     }
     const app = await createApp({
@@ -102,14 +116,26 @@ export const memoryCoreService: ServiceDefinition = {
       description: 'Synthians memory core: long-term memory with vector, lexical and hybrid search.',
       health: () => {
         const replication = follower?.report();
-        const checks: Record<string, { status: 'healthy' | 'degraded' | 'unhealthy'; [k: string]: unknown }> = {
-          storage: { status: core.store.db.open ? 'healthy' : 'unhealthy' },
-          index: { status: 'healthy', size: core.index.size },
-        };
-        if (replication) checks.replication = { status: replication.connected ? 'healthy' : 'degraded', ...replication };
+        const checks: Record<string, { status: 'healthy' | 'degraded' | 'unhealthy'; [k: string]: unknown }> =
+          {
+            storage: { status: core.store.db.open ? 'healthy' : 'unhealthy' },
+            index: { status: 'healthy', size: core.index.size },
+          };
+        if (replication)
+          checks.replication = { status: replication.connected ? 'healthy' : 'degraded', ...replication };
         const statuses = Object.values(checks).map((c) => c.status);
-        const status = statuses.includes('unhealthy') ? 'unhealthy' : statuses.includes('degraded') ? 'degraded' : 'healthy';
-        return { status, checks, memory_count: core.store.count(), role: follow ? 'standby' : 'primary', uptime_s: Math.round((Date.now() - core.startedAt) / 1000) };
+        const status = statuses.includes('unhealthy')
+          ? 'unhealthy'
+          : statuses.includes('degraded')
+            ? 'degraded'
+            : 'healthy';
+        return {
+          status,
+          checks,
+          memory_count: core.store.count(),
+          role: follow ? 'standby' : 'primary',
+          uptime_s: Math.round((Date.now() - core.startedAt) / 1000),
+        };
       },
     });
     app.addHook('preClose', async () => core.stopWaiting());

@@ -32,7 +32,11 @@ describe('standby replication', () => {
     standby = await startCore({ FOLLOW_POLL_WAIT_MS: '1000' }, { follow: primary.url, dir: standbyDir });
     const created = await primary.request('POST', '/v1/memories/batch', {
       memories: [
-        { content: 'My daughter Lia was born on 3 May 2019', tags: ['family'], metadata: { topic: 'family' } },
+        {
+          content: 'My daughter Lia was born on 3 May 2019',
+          tags: ['family'],
+          metadata: { topic: 'family' },
+        },
         { content: 'The boiler needs its annual service in October', metadata: { topic: 'home' } },
         { content: 'to be deleted', embedding: unitVector(5) },
         { content: 'twin a', embedding: unitVector(9) },
@@ -42,7 +46,11 @@ describe('standby replication', () => {
     assert.equal(created.status, 201);
     const [lia, boiler, doomed] = (created.body.items as { id: string }[]).map((x) => x.id);
     await primary.request('PATCH', `/v1/memories/${boiler}`, { metadata: { topic: 'home', urgent: true } });
-    await primary.request('POST', '/api/memories/update_quickrecal_score', { memory_id: lia, delta: 0.1, reason: 'surprise:0.8' });
+    await primary.request('POST', '/api/memories/update_quickrecal_score', {
+      memory_id: lia,
+      delta: 0.1,
+      reason: 'surprise:0.8',
+    });
     await primary.request('DELETE', `/v1/memories/${doomed}`);
     const primaryHead = (await primary.request('GET', '/v1/stats')).body.head_seq as number;
 
@@ -57,14 +65,24 @@ describe('standby replication', () => {
     assert.equal(got.body.surprise_events.length, 1);
     const primaryLia = (await primary.request('GET', `/v1/memories/${lia}`)).body;
     assert.equal(got.body.quickrecal_stored, primaryLia.quickrecal_stored);
-    assert.deepEqual((await standby.request('GET', `/v1/memories/${boiler}`)).body.metadata, { topic: 'home', urgent: true });
+    assert.deepEqual((await standby.request('GET', `/v1/memories/${boiler}`)).body.metadata, {
+      topic: 'home',
+      urgent: true,
+    });
     assert.equal((await standby.request('GET', `/v1/memories/${doomed}`)).status, 404);
-    const search = await standby.request('POST', '/v1/search', { query: 'when was my daughter born', top_k: 1 });
+    const search = await standby.request('POST', '/v1/search', {
+      query: 'when was my daughter born',
+      top_k: 1,
+    });
     assert.equal(search.body.results[0].id, lia);
     const compat = await standby.request('POST', '/retrieve_memories', { query: 'boiler service', top_k: 1 });
     assert.equal(compat.body.memories[0].id, boiler);
-    const primaryAssemblies = (await primary.request('GET', '/v1/assemblies')).body.items.map((a: { id: string }) => a.id);
-    const standbyAssemblies = (await standby.request('GET', '/v1/assemblies')).body.items.map((a: { id: string }) => a.id);
+    const primaryAssemblies = (await primary.request('GET', '/v1/assemblies')).body.items.map(
+      (a: { id: string }) => a.id,
+    );
+    const standbyAssemblies = (await standby.request('GET', '/v1/assemblies')).body.items.map(
+      (a: { id: string }) => a.id,
+    );
     assert.ok(primaryAssemblies.length >= 1, 'the twins formed an assembly on the primary');
     assert.deepEqual(standbyAssemblies, primaryAssemblies);
   });
@@ -84,7 +102,10 @@ describe('standby replication', () => {
     }
     const anyId = (await standby.request('GET', '/v1/memories?limit=1')).body.items[0].id;
     assert.equal((await standby.request('DELETE', `/v1/memories/${anyId}`)).status, 503);
-    assert.equal((await standby.request('PATCH', `/v1/memories/${anyId}`, { content: 'changed' })).status, 503);
+    assert.equal(
+      (await standby.request('PATCH', `/v1/memories/${anyId}`, { content: 'changed' })).status,
+      503,
+    );
     assert.equal((await standby.request('GET', '/v1/stats')).body.memory_count, before);
   });
 
@@ -95,9 +116,13 @@ describe('standby replication', () => {
     assert.equal(stats.replication.lag_changes, 0);
     assert.equal(typeof stats.replication.lag_ms, 'number');
     await standby.stop();
-    const late = await primary.request('POST', '/v1/memories', { content: 'written while the standby was down' });
+    const late = await primary.request('POST', '/v1/memories', {
+      content: 'written while the standby was down',
+    });
     standby = await startCore({ FOLLOW_POLL_WAIT_MS: '1000' }, { follow: primary.url, dir: standbyDir });
-    await until('the late write', async () => ((await standby.request('GET', `/v1/memories/${late.body.id}`)).status === 200 ? true : undefined));
+    await until('the late write', async () =>
+      (await standby.request('GET', `/v1/memories/${late.body.id}`)).status === 200 ? true : undefined,
+    );
     const s = (await standby.request('GET', '/v1/stats')).body;
     assert.equal(s.memory_count, (await primary.request('GET', '/v1/stats')).body.memory_count);
     const health = await standby.request('GET', '/health');

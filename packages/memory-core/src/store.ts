@@ -172,12 +172,14 @@ export class MemoryStore {
     this.db.exec(schema);
     const db = this.db;
     this.stmts = {
-      insert: db.prepare(`INSERT INTO memories (key, id, content, embedding, embedding_model, metadata, user_id,
+      insert:
+        db.prepare(`INSERT INTO memories (key, id, content, embedding, embedding_model, metadata, user_id,
         session_id, importance, quickrecal, quickrecal_factors, emotion, created_at, updated_at, event_time,
         access_count, last_access, seq) VALUES (@key, @id, @content, @embedding, @embeddingModel, @metadata, @userId,
         @sessionId, @importance, @quickrecal, @quickrecalFactors, @emotion, @createdAt, @updatedAt, @eventTime,
         @accessCount, @lastAccess, @seq)`),
-      update: db.prepare(`UPDATE memories SET content=@content, embedding=@embedding, embedding_model=@embeddingModel,
+      update:
+        db.prepare(`UPDATE memories SET content=@content, embedding=@embedding, embedding_model=@embeddingModel,
         metadata=@metadata, user_id=@userId, session_id=@sessionId, importance=@importance, quickrecal=@quickrecal,
         quickrecal_factors=@quickrecalFactors, emotion=@emotion, updated_at=@updatedAt, event_time=@eventTime,
         access_count=@accessCount, last_access=@lastAccess, seq=@seq WHERE key=@key`),
@@ -195,28 +197,50 @@ export class MemoryStore {
       maxKey: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'memories'").pluck(),
       count: db.prepare('SELECT count(*) FROM memories').pluck(),
       metaGet: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
-      metaSet: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      addSurprise: db.prepare('INSERT INTO surprise_events (memory_key, at, delta, previous, new, reason) VALUES (?, ?, ?, ?, ?, ?)'),
-      surprises: db.prepare('SELECT at, delta, previous, new, reason FROM surprise_events WHERE memory_key = ? ORDER BY at, rowid'),
-      bumpAccess: db.prepare('UPDATE memories SET access_count = access_count + ?, last_access = max(coalesce(last_access, 0), ?) WHERE key = ?'),
+      metaSet: db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      ),
+      addSurprise: db.prepare(
+        'INSERT INTO surprise_events (memory_key, at, delta, previous, new, reason) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      surprises: db.prepare(
+        'SELECT at, delta, previous, new, reason FROM surprise_events WHERE memory_key = ? ORDER BY at, rowid',
+      ),
+      bumpAccess: db.prepare(
+        'UPDATE memories SET access_count = access_count + ?, last_access = max(coalesce(last_access, 0), ?) WHERE key = ?',
+      ),
       allEmbeddings: db.prepare('SELECT key, embedding FROM memories ORDER BY key'),
       assemblyById: db.prepare('SELECT * FROM assemblies WHERE id = ?'),
       assemblyByKey: db.prepare('SELECT * FROM assemblies WHERE key = ?'),
       allAssemblies: db.prepare('SELECT * FROM assemblies ORDER BY key'),
-      insertAssembly: db.prepare(`INSERT INTO assemblies (id, name, composite, keyword_counts, member_count, activation_count,
+      insertAssembly:
+        db.prepare(`INSERT INTO assemblies (id, name, composite, keyword_counts, member_count, activation_count,
         last_activated, created_at, updated_at, seq) VALUES (@id, @name, @composite, @keywordCounts, @memberCount,
         @activationCount, @lastActivated, @createdAt, @updatedAt, @seq)`),
-      updateAssembly: db.prepare(`UPDATE assemblies SET name=@name, composite=@composite, keyword_counts=@keywordCounts,
+      updateAssembly:
+        db.prepare(`UPDATE assemblies SET name=@name, composite=@composite, keyword_counts=@keywordCounts,
         member_count=@memberCount, activation_count=@activationCount, last_activated=@lastActivated,
         updated_at=@updatedAt, seq=@seq WHERE key=@key`),
       deleteAssembly: db.prepare('DELETE FROM assemblies WHERE key = ?'),
-      addMember: db.prepare('INSERT OR IGNORE INTO assembly_members (assembly_key, memory_key, added_at) VALUES (?, ?, ?)'),
+      addMember: db.prepare(
+        'INSERT OR IGNORE INTO assembly_members (assembly_key, memory_key, added_at) VALUES (?, ?, ?)',
+      ),
       removeMember: db.prepare('DELETE FROM assembly_members WHERE assembly_key = ? AND memory_key = ?'),
-      membersOf: db.prepare('SELECT memory_key FROM assembly_members WHERE assembly_key = ? ORDER BY added_at, memory_key').pluck(),
-      memberIdsOf: db.prepare(`SELECT m.id FROM assembly_members a JOIN memories m ON m.key = a.memory_key
-        WHERE a.assembly_key = ? ORDER BY a.added_at, a.memory_key`).pluck(),
+      membersOf: db
+        .prepare(
+          'SELECT memory_key FROM assembly_members WHERE assembly_key = ? ORDER BY added_at, memory_key',
+        )
+        .pluck(),
+      memberIdsOf: db
+        .prepare(
+          `SELECT m.id FROM assembly_members a JOIN memories m ON m.key = a.memory_key
+        WHERE a.assembly_key = ? ORDER BY a.added_at, a.memory_key`,
+        )
+        .pluck(),
       assembliesOf: db.prepare('SELECT assembly_key FROM assembly_members WHERE memory_key = ?').pluck(),
-      activate: db.prepare('UPDATE assemblies SET activation_count = activation_count + ?, last_activated = ? WHERE key = ?'),
+      activate: db.prepare(
+        'UPDATE assemblies SET activation_count = activation_count + ?, last_activated = ? WHERE key = ?',
+      ),
     };
   }
 
@@ -382,7 +406,9 @@ export class MemoryStore {
   keysMatching(keys: number[], filter: Sql): Set<number> {
     if (keys.length === 0) return new Set();
     const rows = this.db
-      .prepare(`SELECT m.key FROM memories m WHERE m.key IN (${keys.map(() => '?').join(',')}) AND ${filter.sql}`)
+      .prepare(
+        `SELECT m.key FROM memories m WHERE m.key IN (${keys.map(() => '?').join(',')}) AND ${filter.sql}`,
+      )
       .pluck()
       .all(...keys, ...filter.params) as number[];
     return new Set(rows);
@@ -404,7 +430,9 @@ export class MemoryStore {
   list(filter: Sql, afterKey: number, limit: number, order: 'asc' | 'desc'): MemoryRecord[] {
     const cmp = order === 'asc' ? '>' : '<';
     const rows = this.db
-      .prepare(`SELECT * FROM memories m WHERE m.key ${cmp} ? AND ${filter.sql} ORDER BY m.key ${order} LIMIT ?`)
+      .prepare(
+        `SELECT * FROM memories m WHERE m.key ${cmp} ? AND ${filter.sql} ORDER BY m.key ${order} LIMIT ?`,
+      )
       .all(afterKey, ...filter.params, limit) as Row[];
     return rows.map((r) => this.fromRow(r));
   }

@@ -9,8 +9,14 @@ export interface TestCore {
   url: string;
   dir: string;
   instance: ServiceInstance;
-  /** JSON request helper: returns status and parsed body. */
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  /** JSON request helper: returns status and parsed body (loosely typed: tests read many shapes). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
   /** Stops and removes the data directory. */
   destroy(): Promise<void>;
@@ -20,10 +26,18 @@ export function tempDir(prefix = 'synthians-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function startCore(env: Record<string, string> = {}, options: { dir?: string; follow?: string } = {}): Promise<TestCore> {
+export async function startCore(
+  env: Record<string, string> = {},
+  options: { dir?: string; follow?: string } = {},
+): Promise<TestCore> {
   const dir = options.dir ?? tempDir();
   const instance = await memoryCoreService.create({
-    env: { EMBEDDING_DIM: '768', MEMORY_SYNC: 'normal', ...env, MEMORY_STORAGE_PATH: join(dir, 'memory-core') },
+    env: {
+      EMBEDDING_DIM: '768',
+      MEMORY_SYNC: 'normal',
+      ...env,
+      MEMORY_STORAGE_PATH: join(dir, 'memory-core'),
+    },
     dataDir: dir,
     host: '127.0.0.1',
     port: 0,

@@ -1,9 +1,24 @@
 // The vector index: HNSW (usearch) over memory keys. Derived state — the SQLite store is the truth.
 // It is saved as a snapshot (index file + a small JSON sidecar naming the change seq it reflects) and
 // caught up from the change log at start; a missing, corrupt or mismatched snapshot is rebuilt from the store.
-import { existsSync, openSync, fsyncSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import usearch, { type BatchMatches, type Index, type Matches, type MetricKind, type ScalarKind } from 'usearch';
+import usearch, {
+  type BatchMatches,
+  type Index,
+  type Matches,
+  type MetricKind,
+  type ScalarKind,
+} from 'usearch';
 
 export interface IndexOptions {
   dim: number;
@@ -92,7 +107,8 @@ export class VectorIndex {
   /** Neighbour look-ups for many vectors at once (multi-threaded). */
   neighboursBatch(matrix: Float32Array, count: number, k: number): Neighbours[] {
     const size = this.size;
-    if (size === 0 || count === 0) return Array.from({ length: count }, () => ({ keys: [], similarities: [] }));
+    if (size === 0 || count === 0)
+      return Array.from({ length: count }, () => ({ keys: [], similarities: [] }));
     const limit = Math.min(k, size);
     const result = this.index.search(matrix, limit, this.options.threads) as BatchMatches | Matches;
     const out: Neighbours[] = [];

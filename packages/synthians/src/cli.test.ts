@@ -10,10 +10,17 @@ import { createInterface } from 'node:readline';
 
 const cli = new URL('../bin/synthians.js', import.meta.url).pathname;
 const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [cli, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, encoding: 'utf8', timeout: 30_000 });
+  spawnSync(process.execPath, [cli, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
 
 function start(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const urls: string[] = [];
   const ready = new Promise<string[]>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -74,7 +81,11 @@ test('up runs every service with data under the data directory, prints where, an
     const [url] = await proc.ready;
     assert.ok(url, 'printed a URL');
     assert.equal((await fetch(`${url}/health`)).status, 200);
-    const stored = await fetch(`${url}/v1/memories`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"content":"graceful"}' });
+    const stored = await fetch(`${url}/v1/memories`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"content":"graceful"}',
+    });
     assert.equal(stored.status, 201);
     // An in-flight long-poll is finished, not dropped, when the process is asked to stop.
     const head = ((await (await fetch(`${url}/v1/stats`)).json()) as { head_seq: number }).head_seq;
@@ -98,12 +109,18 @@ test('serve runs one service on the given port; --follow makes a memory-core sta
   const primary = start(['serve', 'memory-core', '--port', '0', '--data-dir', join(dir, 'p')], {});
   try {
     const [purl] = await primary.ready;
-    const standby = start(['serve', 'memory-core', '--port', '0', '--follow', purl!], { MEMORY_STORAGE_PATH: join(dir, 's') });
+    const standby = start(['serve', 'memory-core', '--port', '0', '--follow', purl!], {
+      MEMORY_STORAGE_PATH: join(dir, 's'),
+    });
     try {
       const [surl] = await standby.ready;
       const stats = (await (await fetch(`${surl}/stats`)).json()) as { role: string };
       assert.equal(stats.role, 'standby');
-      const write = await fetch(`${surl}/process_memory`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"content":"x"}' });
+      const write = await fetch(`${surl}/process_memory`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"content":"x"}',
+      });
       assert.equal(write.status, 503);
     } finally {
       standby.child.kill('SIGTERM');

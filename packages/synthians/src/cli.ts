@@ -11,7 +11,8 @@ const program = new Command()
 
 const portOption = (value: string) => {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('a port is 0–65535');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError('a port is 0–65535');
   return port;
 };
 
@@ -25,7 +26,8 @@ program
     const { instances, listening } = await up({ dataDir: opts.dataDir, host: opts.host, logger });
     stopOnSignals(instances, logger);
     process.stdout.write('\nSynthians is running:\n');
-    for (const l of listening) process.stdout.write(`  ${l.name.padEnd(22)} ${l.url}  (docs: ${l.url}/docs)\n`);
+    for (const l of listening)
+      process.stdout.write(`  ${l.name.padEnd(22)} ${l.url}  (docs: ${l.url}/docs)\n`);
     process.stdout.write('\nPress Ctrl+C to stop.\n');
   });
 
@@ -33,14 +35,20 @@ program
   .command('serve')
   .description('run one service (what a container runs)')
   .argument('<service>', `one of: ${services.map((s) => s.name).join(', ')}`)
-  .option('--port <n>', 'port to listen on (default: its PORT variable or registry port; 0 = any free port)', portOption)
+  .option(
+    '--port <n>',
+    'port to listen on (default: its PORT variable or registry port; 0 = any free port)',
+    portOption,
+  )
   .option('--host <host>', 'address to bind (default: its HOST variable or 127.0.0.1)')
   .option('--data-dir <dir>', 'data directory (default: $SYNTHIANS_DATA_DIR or ./data)')
   .option('--follow <url>', 'memory-core only: run as a read-only standby of the primary at <url>')
   .action(async (name: string, opts: { port?: number; host?: string; dataDir?: string; follow?: string }) => {
     const def = findService(name);
     if (!def) {
-      throw new ConfigError(`Unknown service "${name}". Implemented: ${services.map((s) => s.name).join(', ')}`);
+      throw new ConfigError(
+        `Unknown service "${name}". Implemented: ${services.map((s) => s.name).join(', ')}`,
+      );
     }
     const logger = createLogger(undefined, process.env.LOG_LEVEL ?? 'info');
     const { instance, listening } = await serve(def, { ...opts, logger });
@@ -53,7 +61,8 @@ program
   .description('list the services this build implements and their ports')
   .action(async () => {
     const { ports } = await import('@synthians/kit');
-    for (const s of services) process.stdout.write(`${s.name.padEnd(22)} ${String(ports[s.port]).padEnd(6)} ${s.description}\n`);
+    for (const s of services)
+      process.stdout.write(`${s.name.padEnd(22)} ${String(ports[s.port]).padEnd(6)} ${s.description}\n`);
   });
 
 try {
@@ -63,7 +72,9 @@ try {
   if (err instanceof ConfigError || e.name === 'ConfigError') {
     process.stderr.write(`synthians: ${e.message}\n`);
   } else if (e.code === 'EADDRINUSE') {
-    process.stderr.write(`synthians: ${e.message} — another program uses that port; pick another with --port or <SERVICE>_PORT\n`);
+    process.stderr.write(
+      `synthians: ${e.message} — another program uses that port; pick another with --port or <SERVICE>_PORT\n`,
+    );
   } else {
     process.stderr.write(`synthians: ${e.stack ?? e.message}\n`);
   }

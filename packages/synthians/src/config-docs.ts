@@ -4,18 +4,43 @@ import { describeConfig } from '@synthians/kit';
 import { services } from './services.ts';
 
 export const runnerVariables = [
-  { variable: 'SYNTHIANS_DATA_DIR', default: './data', description: 'Root of all data; one subfolder per service' },
-  { variable: 'HOST', default: '127.0.0.1', description: '`up`: address every service binds (non-loopback needs SYNTHIANS_API_TOKEN)' },
+  {
+    variable: 'SYNTHIANS_DATA_DIR',
+    default: './data',
+    description: 'Root of all data; one subfolder per service',
+  },
+  {
+    variable: 'HOST',
+    default: '127.0.0.1',
+    description: '`up`: address every service binds (non-loopback needs SYNTHIANS_API_TOKEN)',
+  },
   { variable: 'LOG_LEVEL', default: 'info', description: 'Log level of the runner and the services' },
-  { variable: '<SERVICE>_PORT', default: 'registry', description: '`up`: override one service’s port, e.g. MEMORY_CORE_PORT=5011 (0 = any free port)' },
+  {
+    variable: '<SERVICE>_PORT',
+    default: 'registry',
+    description: '`up`: override one service’s port, e.g. MEMORY_CORE_PORT=5011 (0 = any free port)',
+  },
 ];
 
 export function configMarkdown(): string {
   const row = (v: { variable: string; default: string; description: string }) =>
     `| \`${v.variable}\` | ${v.default === '' ? '—' : `\`${v.default}\``} | ${v.description} |`;
-  const parts = ['#### Runner (`synthians up` / `serve`)', '', '| Variable | Default | Meaning |', '|---|---|---|', ...runnerVariables.map(row)];
+  const parts = [
+    '#### Runner (`synthians up` / `serve`)',
+    '',
+    '| Variable | Default | Meaning |',
+    '|---|---|---|',
+    ...runnerVariables.map(row),
+  ];
   for (const s of services) {
-    parts.push('', `#### ${s.name}`, '', '| Variable | Default | Meaning |', '|---|---|---|', ...describeConfig(s.config).map(row));
+    parts.push(
+      '',
+      `#### ${s.name}`,
+      '',
+      '| Variable | Default | Meaning |',
+      '|---|---|---|',
+      ...describeConfig(s.config).map(row),
+    );
   }
   return parts.join('\n');
 }

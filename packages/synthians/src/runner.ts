@@ -37,7 +37,9 @@ export function dataDirFrom(env: Env, given?: string): string {
   return resolve(given ?? env.SYNTHIANS_DATA_DIR ?? './data');
 }
 
-export async function up(options: RunOptions = {}): Promise<{ instances: ServiceInstance[]; listening: Listening[] }> {
+export async function up(
+  options: RunOptions = {},
+): Promise<{ instances: ServiceInstance[]; listening: Listening[] }> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger(undefined, env.LOG_LEVEL ?? 'info');
   const dataDir = dataDirFrom(env, options.dataDir);

@@ -32,9 +32,17 @@ async function rejects(core: TestCore, c: Case): Promise<void> {
   const before = await snapshot(core);
   const res = await core.request(c.method, c.path, c.body, c.headers);
   const what = `${c.method} ${c.path}`;
-  assert.equal(res.status, c.status, `${what}: expected ${c.status}, got ${res.status}: ${JSON.stringify(res.body)?.slice(0, 300)}`);
+  assert.equal(
+    res.status,
+    c.status,
+    `${what}: expected ${c.status}, got ${res.status}: ${JSON.stringify(res.body)?.slice(0, 300)}`,
+  );
   assert.equal(typeof res.body, 'object', `${what}: a JSON error body`);
-  assert.equal(res.body?.error?.code, c.code, `${what}: error code in ${JSON.stringify(res.body)?.slice(0, 300)}`);
+  assert.equal(
+    res.body?.error?.code,
+    c.code,
+    `${what}: error code in ${JSON.stringify(res.body)?.slice(0, 300)}`,
+  );
   assert.equal(typeof res.body.error.message, 'string', `${what}: error.message is a string`);
   assert.ok(res.body.error.message.trim().length > 0, `${what}: error.message is not empty`);
   const after = await snapshot(core);
@@ -53,7 +61,10 @@ describe('bad input', () => {
 
   before(async () => {
     core = await startCore();
-    const res = await core.request('POST', '/v1/memories', { id: 'existing-1', content: 'a memory that exists' });
+    const res = await core.request('POST', '/v1/memories', {
+      id: 'existing-1',
+      content: 'a memory that exists',
+    });
     assert.equal(res.status, 201, 'seed memory');
     existing = res.body.id as string;
   });
@@ -65,9 +76,27 @@ describe('bad input', () => {
     const short = [0.1, 0.2, 0.3];
     const long = [...good, 0.1];
     it('v1 create', async () => {
-      await rejects(core, { method: 'POST', path: '/v1/memories', body: { content: 'x', embedding: short }, status: 400, code: 'invalid_embedding' });
-      await rejects(core, { method: 'POST', path: '/v1/memories', body: { content: 'x', embedding: long }, status: 400, code: 'invalid_embedding' });
-      await rejects(core, { method: 'POST', path: '/v1/memories', body: { content: 'x', embedding: [] }, status: 400, code: 'invalid_embedding' });
+      await rejects(core, {
+        method: 'POST',
+        path: '/v1/memories',
+        body: { content: 'x', embedding: short },
+        status: 400,
+        code: 'invalid_embedding',
+      });
+      await rejects(core, {
+        method: 'POST',
+        path: '/v1/memories',
+        body: { content: 'x', embedding: long },
+        status: 400,
+        code: 'invalid_embedding',
+      });
+      await rejects(core, {
+        method: 'POST',
+        path: '/v1/memories',
+        body: { content: 'x', embedding: [] },
+        status: 400,
+        code: 'invalid_embedding',
+      });
     });
     it('v1 batch', async () => {
       await rejects(core, {
@@ -79,16 +108,40 @@ describe('bad input', () => {
       });
     });
     it('v1 search', async () => {
-      await rejects(core, { method: 'POST', path: '/v1/search', body: { embedding: short, mode: 'vector' }, status: 400, code: 'invalid_embedding' });
+      await rejects(core, {
+        method: 'POST',
+        path: '/v1/search',
+        body: { embedding: short, mode: 'vector' },
+        status: 400,
+        code: 'invalid_embedding',
+      });
     });
     it('v1 patch', async () => {
-      await rejects(core, { method: 'PATCH', path: `/v1/memories/${existing}`, body: { embedding: long }, status: 400, code: 'invalid_embedding' });
+      await rejects(core, {
+        method: 'PATCH',
+        path: `/v1/memories/${existing}`,
+        body: { embedding: long },
+        status: 400,
+        code: 'invalid_embedding',
+      });
     });
     it('compat process_memory', async () => {
-      await rejects(core, { method: 'POST', path: '/process_memory', body: { content: 'x', embedding: short }, status: 400, code: 'invalid_embedding' });
+      await rejects(core, {
+        method: 'POST',
+        path: '/process_memory',
+        body: { content: 'x', embedding: short },
+        status: 400,
+        code: 'invalid_embedding',
+      });
     });
     it('compat retrieve_memories query_embedding', async () => {
-      await rejects(core, { method: 'POST', path: '/retrieve_memories', body: { query: 'x', query_embedding: short }, status: 400, code: 'invalid_embedding' });
+      await rejects(core, {
+        method: 'POST',
+        path: '/retrieve_memories',
+        body: { query: 'x', query_embedding: short },
+        status: 400,
+        code: 'invalid_embedding',
+      });
     });
   });
 
@@ -105,67 +158,253 @@ describe('bad input', () => {
     for (const [label, value] of values) {
       it(`${label} (v1 create, batch, search, compat)`, async () => {
         const embedding = withAt(5, value);
-        await rejects(core, { method: 'POST', path: '/v1/memories', body: { content: 'x', embedding }, status: 400, code: 'invalid_embedding' });
-        await rejects(core, { method: 'POST', path: '/v1/memories/batch', body: { memories: [{ content: 'x', embedding }] }, status: 400, code: 'invalid_embedding' });
-        await rejects(core, { method: 'POST', path: '/v1/search', body: { embedding, mode: 'vector' }, status: 400, code: 'invalid_embedding' });
-        await rejects(core, { method: 'POST', path: '/process_memory', body: { content: 'x', embedding }, status: 400, code: 'invalid_embedding' });
-        await rejects(core, { method: 'POST', path: '/retrieve_memories', body: { query_embedding: embedding }, status: 400, code: 'invalid_embedding' });
+        await rejects(core, {
+          method: 'POST',
+          path: '/v1/memories',
+          body: { content: 'x', embedding },
+          status: 400,
+          code: 'invalid_embedding',
+        });
+        await rejects(core, {
+          method: 'POST',
+          path: '/v1/memories/batch',
+          body: { memories: [{ content: 'x', embedding }] },
+          status: 400,
+          code: 'invalid_embedding',
+        });
+        await rejects(core, {
+          method: 'POST',
+          path: '/v1/search',
+          body: { embedding, mode: 'vector' },
+          status: 400,
+          code: 'invalid_embedding',
+        });
+        await rejects(core, {
+          method: 'POST',
+          path: '/process_memory',
+          body: { content: 'x', embedding },
+          status: 400,
+          code: 'invalid_embedding',
+        });
+        await rejects(core, {
+          method: 'POST',
+          path: '/retrieve_memories',
+          body: { query_embedding: embedding },
+          status: 400,
+          code: 'invalid_embedding',
+        });
       });
     }
     it('an embedding that is not an array', async () => {
-      await rejects(core, { method: 'POST', path: '/v1/memories', body: { content: 'x', embedding: 'not a vector' }, status: 400, code: 'validation_error' });
-      await rejects(core, { method: 'POST', path: '/process_memory', body: { content: 'x', embedding: { 0: 1 } }, status: 400, code: 'validation_error' });
+      await rejects(core, {
+        method: 'POST',
+        path: '/v1/memories',
+        body: { content: 'x', embedding: 'not a vector' },
+        status: 400,
+        code: 'validation_error',
+      });
+      await rejects(core, {
+        method: 'POST',
+        path: '/process_memory',
+        body: { content: 'x', embedding: { 0: 1 } },
+        status: 400,
+        code: 'validation_error',
+      });
     });
   });
 
   it('a JSON number too big for a double (1e400) → 400 invalid_embedding', async () => {
     const body = `{"content":"x","embedding":${rawEmbedding('1e400')}}`;
-    await rejects(core, { method: 'POST', path: '/v1/memories', body, status: 400, code: 'invalid_embedding' });
-    await rejects(core, { method: 'POST', path: '/process_memory', body, status: 400, code: 'invalid_embedding' });
-    await rejects(core, { method: 'POST', path: '/v1/memories', body: `{"content":"x","embedding":${rawEmbedding('-1e400')}}`, status: 400, code: 'invalid_embedding' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories',
+      body,
+      status: 400,
+      code: 'invalid_embedding',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/process_memory',
+      body,
+      status: 400,
+      code: 'invalid_embedding',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories',
+      body: `{"content":"x","embedding":${rawEmbedding('-1e400')}}`,
+      status: 400,
+      code: 'invalid_embedding',
+    });
   });
 
   it('a Python-style NaN / Infinity literal → 400 invalid_json', async () => {
     for (const literal of ['NaN', 'Infinity', '-Infinity']) {
-      await rejects(core, { method: 'POST', path: '/v1/memories', body: `{"content":"x","embedding":${rawEmbedding(literal)}}`, status: 400, code: 'invalid_json' });
+      await rejects(core, {
+        method: 'POST',
+        path: '/v1/memories',
+        body: `{"content":"x","embedding":${rawEmbedding(literal)}}`,
+        status: 400,
+        code: 'invalid_json',
+      });
     }
-    await rejects(core, { method: 'POST', path: '/process_memory', body: `{"content":"x","embedding":${rawEmbedding('NaN')}}`, status: 400, code: 'invalid_json' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/process_memory',
+      body: `{"content":"x","embedding":${rawEmbedding('NaN')}}`,
+      status: 400,
+      code: 'invalid_json',
+    });
   });
 
   it('an all-zero vector → 400 invalid_embedding', async () => {
     const zero = new Array(768).fill(0);
-    await rejects(core, { method: 'POST', path: '/v1/memories', body: { content: 'x', embedding: zero }, status: 400, code: 'invalid_embedding' });
-    await rejects(core, { method: 'POST', path: '/v1/memories/batch', body: { memories: [{ embedding: zero }] }, status: 400, code: 'invalid_embedding' });
-    await rejects(core, { method: 'POST', path: '/v1/search', body: { embedding: zero, mode: 'vector' }, status: 400, code: 'invalid_embedding' });
-    await rejects(core, { method: 'POST', path: '/process_memory', body: { content: 'x', embedding: zero }, status: 400, code: 'invalid_embedding' });
-    await rejects(core, { method: 'PATCH', path: `/v1/memories/${existing}`, body: { embedding: zero }, status: 400, code: 'invalid_embedding' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories',
+      body: { content: 'x', embedding: zero },
+      status: 400,
+      code: 'invalid_embedding',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories/batch',
+      body: { memories: [{ embedding: zero }] },
+      status: 400,
+      code: 'invalid_embedding',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/search',
+      body: { embedding: zero, mode: 'vector' },
+      status: 400,
+      code: 'invalid_embedding',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/process_memory',
+      body: { content: 'x', embedding: zero },
+      status: 400,
+      code: 'invalid_embedding',
+    });
+    await rejects(core, {
+      method: 'PATCH',
+      path: `/v1/memories/${existing}`,
+      body: { embedding: zero },
+      status: 400,
+      code: 'invalid_embedding',
+    });
     // Values that underflow float32 to zero are a zero vector too.
-    await rejects(core, { method: 'POST', path: '/v1/memories', body: { embedding: new Array(768).fill(1e-46) }, status: 400, code: 'invalid_embedding' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories',
+      body: { embedding: new Array(768).fill(1e-46) },
+      status: 400,
+      code: 'invalid_embedding',
+    });
   });
 
   it('neither content nor embedding (or whitespace-only content) → 400 missing_content', async () => {
     for (const body of [{}, { content: '' }, { content: '   \n\t ' }, { metadata: { a: 1 } }]) {
-      await rejects(core, { method: 'POST', path: '/v1/memories', body, status: 400, code: 'missing_content' });
-      await rejects(core, { method: 'POST', path: '/process_memory', body, status: 400, code: 'missing_content' });
+      await rejects(core, {
+        method: 'POST',
+        path: '/v1/memories',
+        body,
+        status: 400,
+        code: 'missing_content',
+      });
+      await rejects(core, {
+        method: 'POST',
+        path: '/process_memory',
+        body,
+        status: 400,
+        code: 'missing_content',
+      });
     }
-    await rejects(core, { method: 'POST', path: '/v1/memories/batch', body: { memories: [{ content: 'ok' }, { content: ' ' }] }, status: 400, code: 'missing_content' });
-    await rejects(core, { method: 'POST', path: '/process_memory', body: { content: ' ', embedding: null }, status: 400, code: 'missing_content' });
-    await rejects(core, { method: 'POST', path: '/v1/search', body: { query: '  ', mode: 'hybrid' }, status: 400, code: 'missing_query' });
-    await rejects(core, { method: 'POST', path: '/v1/search', body: { mode: 'lexical', embedding: good }, status: 400, code: 'missing_query' });
-    await rejects(core, { method: 'PATCH', path: `/v1/memories/${existing}`, body: { content: '' }, status: 400, code: 'validation_error' });
-    await rejects(core, { method: 'PATCH', path: `/v1/memories/${existing}`, body: {}, status: 400, code: 'validation_error' });
-    await rejects(core, { method: 'PATCH', path: `/v1/memories/${existing}`, body: { merge_metadata: true }, status: 400, code: 'validation_error' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories/batch',
+      body: { memories: [{ content: 'ok' }, { content: ' ' }] },
+      status: 400,
+      code: 'missing_content',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/process_memory',
+      body: { content: ' ', embedding: null },
+      status: 400,
+      code: 'missing_content',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/search',
+      body: { query: '  ', mode: 'hybrid' },
+      status: 400,
+      code: 'missing_query',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/search',
+      body: { mode: 'lexical', embedding: good },
+      status: 400,
+      code: 'missing_query',
+    });
+    await rejects(core, {
+      method: 'PATCH',
+      path: `/v1/memories/${existing}`,
+      body: { content: '' },
+      status: 400,
+      code: 'validation_error',
+    });
+    await rejects(core, {
+      method: 'PATCH',
+      path: `/v1/memories/${existing}`,
+      body: {},
+      status: 400,
+      code: 'validation_error',
+    });
+    await rejects(core, {
+      method: 'PATCH',
+      path: `/v1/memories/${existing}`,
+      body: { merge_metadata: true },
+      status: 400,
+      code: 'validation_error',
+    });
   });
 
   it('unknown id → 404 not_found for GET, PATCH, DELETE, boost and the compat routes', async () => {
     const id = 'mem_no_such_memory';
     await rejects(core, { method: 'GET', path: `/v1/memories/${id}`, status: 404, code: 'not_found' });
-    await rejects(core, { method: 'PATCH', path: `/v1/memories/${id}`, body: { content: 'new' }, status: 404, code: 'not_found' });
-    await rejects(core, { method: 'PATCH', path: `/v1/memories/${id}`, body: { metadata: { a: 1 } }, status: 404, code: 'not_found' });
+    await rejects(core, {
+      method: 'PATCH',
+      path: `/v1/memories/${id}`,
+      body: { content: 'new' },
+      status: 404,
+      code: 'not_found',
+    });
+    await rejects(core, {
+      method: 'PATCH',
+      path: `/v1/memories/${id}`,
+      body: { metadata: { a: 1 } },
+      status: 404,
+      code: 'not_found',
+    });
     await rejects(core, { method: 'DELETE', path: `/v1/memories/${id}`, status: 404, code: 'not_found' });
-    await rejects(core, { method: 'POST', path: `/v1/memories/${id}/boost`, body: { delta: 0.1, reason: 'x' }, status: 404, code: 'not_found' });
+    await rejects(core, {
+      method: 'POST',
+      path: `/v1/memories/${id}/boost`,
+      body: { delta: 0.1, reason: 'x' },
+      status: 404,
+      code: 'not_found',
+    });
     await rejects(core, { method: 'GET', path: `/api/memories/${id}`, status: 404, code: 'not_found' });
-    await rejects(core, { method: 'POST', path: '/api/memories/update_quickrecal_score', body: { memory_id: id, delta: 0.1 }, status: 404, code: 'not_found' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/api/memories/update_quickrecal_score',
+      body: { memory_id: id, delta: 0.1 },
+      status: 404,
+      code: 'not_found',
+    });
     await rejects(core, { method: 'GET', path: '/v1/assemblies/asm_none', status: 404, code: 'not_found' });
     await rejects(core, { method: 'GET', path: '/assemblies/asm_none', status: 404, code: 'not_found' });
     await rejects(core, { method: 'GET', path: '/v1/no-such-route', status: 404, code: 'route_not_found' });
@@ -175,11 +414,35 @@ describe('bad input', () => {
     for (const body of ['{"content": ', '{content: "x"}', "{'content': 'x'}", '{"content": "x",}', '[1, 2']) {
       await rejects(core, { method: 'POST', path: '/v1/memories', body, status: 400, code: 'invalid_json' });
     }
-    await rejects(core, { method: 'POST', path: '/process_memory', body: '{"content": "x"', status: 400, code: 'invalid_json' });
-    await rejects(core, { method: 'POST', path: '/v1/memories/batch', body: '{"memories": [}', status: 400, code: 'invalid_json' });
-    await rejects(core, { method: 'POST', path: '/v1/memories', body: '', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/process_memory',
+      body: '{"content": "x"',
+      status: 400,
+      code: 'invalid_json',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories/batch',
+      body: '{"memories": [}',
+      status: 400,
+      code: 'invalid_json',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories',
+      body: '',
+      headers: { 'content-type': 'application/json' },
+      status: 400,
+      code: 'invalid_json',
+    });
     // A filter in the query string is JSON too.
-    await rejects(core, { method: 'GET', path: `/v1/memories?filter=${encodeURIComponent('{"topic": ')}`, status: 400, code: 'invalid_json' });
+    await rejects(core, {
+      method: 'GET',
+      path: `/v1/memories?filter=${encodeURIComponent('{"topic": ')}`,
+      status: 400,
+      code: 'invalid_json',
+    });
   });
 
   it('wrong types → 400 validation_error', async () => {
@@ -217,18 +480,67 @@ describe('bad input', () => {
     for (const [method, path, body] of cases) {
       await rejects(core, { method, path, body, status: 400, code: 'validation_error' });
     }
-    await rejects(core, { method: 'GET', path: '/v1/memories?limit=0', status: 400, code: 'validation_error' });
-    await rejects(core, { method: 'GET', path: '/v1/memories?limit=abc', status: 400, code: 'validation_error' });
-    await rejects(core, { method: 'GET', path: '/v1/memories?order=sideways', status: 400, code: 'validation_error' });
-    await rejects(core, { method: 'GET', path: '/v1/changes?since=-1', status: 400, code: 'validation_error' });
+    await rejects(core, {
+      method: 'GET',
+      path: '/v1/memories?limit=0',
+      status: 400,
+      code: 'validation_error',
+    });
+    await rejects(core, {
+      method: 'GET',
+      path: '/v1/memories?limit=abc',
+      status: 400,
+      code: 'validation_error',
+    });
+    await rejects(core, {
+      method: 'GET',
+      path: '/v1/memories?order=sideways',
+      status: 400,
+      code: 'validation_error',
+    });
+    await rejects(core, {
+      method: 'GET',
+      path: '/v1/changes?since=-1',
+      status: 400,
+      code: 'validation_error',
+    });
   });
 
   it('bad times and user emotions → 400', async () => {
-    await rejects(core, { method: 'POST', path: '/v1/memories', body: { content: 'x', event_time: 'yesterday-ish' }, status: 400, code: 'invalid_time' });
-    await rejects(core, { method: 'GET', path: '/v1/memories?since=not-a-date', status: 400, code: 'invalid_time' });
-    await rejects(core, { method: 'POST', path: '/v1/search', body: { query: 'x', user_emotion: { valence: 5 } }, status: 400, code: 'invalid_user_emotion' });
-    await rejects(core, { method: 'POST', path: '/retrieve_memories', body: { query: 'x', user_emotion: 42 }, status: 400, code: 'invalid_user_emotion' });
-    await rejects(core, { method: 'POST', path: '/retrieve_memories', body: { query: 'x', user_emotion: { dominant: 3 } }, status: 400, code: 'invalid_user_emotion' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories',
+      body: { content: 'x', event_time: 'yesterday-ish' },
+      status: 400,
+      code: 'invalid_time',
+    });
+    await rejects(core, {
+      method: 'GET',
+      path: '/v1/memories?since=not-a-date',
+      status: 400,
+      code: 'invalid_time',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/search',
+      body: { query: 'x', user_emotion: { valence: 5 } },
+      status: 400,
+      code: 'invalid_user_emotion',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/retrieve_memories',
+      body: { query: 'x', user_emotion: 42 },
+      status: 400,
+      code: 'invalid_user_emotion',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/retrieve_memories',
+      body: { query: 'x', user_emotion: { dominant: 3 } },
+      status: 400,
+      code: 'invalid_user_emotion',
+    });
   });
 
   it('unknown fields in v1 bodies → 400 validation_error', async () => {
@@ -244,7 +556,12 @@ describe('bad input', () => {
     for (const [method, path, body] of cases) {
       await rejects(core, { method, path, body, status: 400, code: 'validation_error' });
     }
-    await rejects(core, { method: 'GET', path: '/v1/memories?colour=blue', status: 400, code: 'validation_error' });
+    await rejects(core, {
+      method: 'GET',
+      path: '/v1/memories?colour=blue',
+      status: 400,
+      code: 'validation_error',
+    });
   });
 
   it('a filter with an unknown operator, a bad path or a non-array $in → 400 invalid_filter', async () => {
@@ -270,53 +587,213 @@ describe('bad input', () => {
       { created_at: { $gte: 'not a date' } },
     ];
     for (const filter of filters) {
-      await rejects(core, { method: 'POST', path: '/v1/search', body: { query: 'x', filter }, status: 400, code: 'invalid_filter' });
-      await rejects(core, { method: 'GET', path: `/v1/memories?filter=${encodeURIComponent(JSON.stringify(filter))}`, status: 400, code: 'invalid_filter' });
+      await rejects(core, {
+        method: 'POST',
+        path: '/v1/search',
+        body: { query: 'x', filter },
+        status: 400,
+        code: 'invalid_filter',
+      });
+      await rejects(core, {
+        method: 'GET',
+        path: `/v1/memories?filter=${encodeURIComponent(JSON.stringify(filter))}`,
+        status: 400,
+        code: 'invalid_filter',
+      });
     }
     for (const mode of ['vector', 'lexical', 'hybrid']) {
-      await rejects(core, { method: 'POST', path: '/v1/search', body: { query: 'x', mode, filter: { topic: { $like: 'a' } } }, status: 400, code: 'invalid_filter' });
+      await rejects(core, {
+        method: 'POST',
+        path: '/v1/search',
+        body: { query: 'x', mode, filter: { topic: { $like: 'a' } } },
+        status: 400,
+        code: 'invalid_filter',
+      });
     }
-    await rejects(core, { method: 'POST', path: '/retrieve_memories', body: { query: 'x', metadata_filter: { topic: { $regex: 'a' } } }, status: 400, code: 'invalid_filter' });
-    await rejects(core, { method: 'GET', path: `/v1/export?filter=${encodeURIComponent(JSON.stringify({ topic: { $in: 'x' } }))}`, status: 400, code: 'invalid_filter' });
-    await rejects(core, { method: 'GET', path: `/v1/memories?filter=${encodeURIComponent('[1]')}`, status: 400, code: 'invalid_filter' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/retrieve_memories',
+      body: { query: 'x', metadata_filter: { topic: { $regex: 'a' } } },
+      status: 400,
+      code: 'invalid_filter',
+    });
+    await rejects(core, {
+      method: 'GET',
+      path: `/v1/export?filter=${encodeURIComponent(JSON.stringify({ topic: { $in: 'x' } }))}`,
+      status: 400,
+      code: 'invalid_filter',
+    });
+    await rejects(core, {
+      method: 'GET',
+      path: `/v1/memories?filter=${encodeURIComponent('[1]')}`,
+      status: 400,
+      code: 'invalid_filter',
+    });
   });
 
   it('an invalid cursor → 400 invalid_cursor', async () => {
-    for (const cursor of ['zzz', 'not-a-cursor', Buffer.from('k:abc').toString('base64url'), Buffer.from('x:12').toString('base64url')]) {
-      await rejects(core, { method: 'GET', path: `/v1/memories?cursor=${encodeURIComponent(cursor)}`, status: 400, code: 'invalid_cursor' });
+    for (const cursor of [
+      'zzz',
+      'not-a-cursor',
+      Buffer.from('k:abc').toString('base64url'),
+      Buffer.from('x:12').toString('base64url'),
+    ]) {
+      await rejects(core, {
+        method: 'GET',
+        path: `/v1/memories?cursor=${encodeURIComponent(cursor)}`,
+        status: 400,
+        code: 'invalid_cursor',
+      });
     }
   });
 
   it('a duplicate client id → 409 duplicate_id', async () => {
-    await rejects(core, { method: 'POST', path: '/v1/memories', body: { id: existing, content: 'again' }, status: 409, code: 'duplicate_id' });
-    await rejects(core, { method: 'POST', path: '/v1/memories/batch', body: { memories: [{ id: 'new-one', content: 'a' }, { id: existing, content: 'b' }] }, status: 409, code: 'duplicate_id' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories',
+      body: { id: existing, content: 'again' },
+      status: 409,
+      code: 'duplicate_id',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories/batch',
+      body: {
+        memories: [
+          { id: 'new-one', content: 'a' },
+          { id: existing, content: 'b' },
+        ],
+      },
+      status: 409,
+      code: 'duplicate_id',
+    });
     // The same id twice within one batch is a bad request.
-    await rejects(core, { method: 'POST', path: '/v1/memories/batch', body: { memories: [{ id: 'twin', content: 'a' }, { id: 'twin', content: 'b' }] }, status: 400, code: 'duplicate_id' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories/batch',
+      body: {
+        memories: [
+          { id: 'twin', content: 'a' },
+          { id: 'twin', content: 'b' },
+        ],
+      },
+      status: 400,
+      code: 'duplicate_id',
+    });
     const line = (id: string) => JSON.stringify({ id, content: 'imported', embedding: good });
-    await rejects(core, { method: 'POST', path: '/v1/import?on_conflict=error', body: `${line('import-new')}\n${line(existing)}\n`, headers: { 'content-type': 'application/x-ndjson' }, status: 409, code: 'duplicate_id' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/import?on_conflict=error',
+      body: `${line('import-new')}\n${line(existing)}\n`,
+      headers: { 'content-type': 'application/x-ndjson' },
+      status: 409,
+      code: 'duplicate_id',
+    });
   });
 
   it('bad import bodies → 400, nothing imported', async () => {
     const ndjson = { 'content-type': 'application/x-ndjson' };
     const line = JSON.stringify({ id: 'import-ok', content: 'fine', embedding: good });
-    await rejects(core, { method: 'POST', path: '/v1/import', body: `${line}\n{"id": "broken"`, headers: ndjson, status: 400, code: 'invalid_json' });
-    await rejects(core, { method: 'POST', path: '/v1/import', body: `${line}\n${JSON.stringify({ id: 'no-content', embedding: good })}`, headers: ndjson, status: 400, code: 'invalid_import' });
-    await rejects(core, { method: 'POST', path: '/v1/import', body: `${line}\n${JSON.stringify({ id: 'bad id!', content: 'x', embedding: good })}`, headers: ndjson, status: 400, code: 'invalid_import' });
-    await rejects(core, { method: 'POST', path: '/v1/import', body: `${line}\n[1, 2]`, headers: ndjson, status: 400, code: 'invalid_import' });
-    await rejects(core, { method: 'POST', path: '/v1/import', body: `${line}\n${JSON.stringify({ id: 'zero', content: 'x', embedding: new Array(768).fill(0) })}`, headers: ndjson, status: 400, code: 'invalid_embedding' });
-    await rejects(core, { method: 'POST', path: '/v1/import', body: `${line}\n${JSON.stringify({ id: 'b64', content: 'x', embedding_b64: 'AAAA' })}`, headers: ndjson, status: 400, code: 'invalid_embedding' });
-    await rejects(core, { method: 'POST', path: '/v1/import', body: `${line}\n${line}`, headers: ndjson, status: 400, code: 'duplicate_id' });
-    await rejects(core, { method: 'POST', path: '/v1/import', body: { id: 'x', content: 'x' }, status: 400, code: 'invalid_content_type' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/import',
+      body: `${line}\n{"id": "broken"`,
+      headers: ndjson,
+      status: 400,
+      code: 'invalid_json',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/import',
+      body: `${line}\n${JSON.stringify({ id: 'no-content', embedding: good })}`,
+      headers: ndjson,
+      status: 400,
+      code: 'invalid_import',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/import',
+      body: `${line}\n${JSON.stringify({ id: 'bad id!', content: 'x', embedding: good })}`,
+      headers: ndjson,
+      status: 400,
+      code: 'invalid_import',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/import',
+      body: `${line}\n[1, 2]`,
+      headers: ndjson,
+      status: 400,
+      code: 'invalid_import',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/import',
+      body: `${line}\n${JSON.stringify({ id: 'zero', content: 'x', embedding: new Array(768).fill(0) })}`,
+      headers: ndjson,
+      status: 400,
+      code: 'invalid_embedding',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/import',
+      body: `${line}\n${JSON.stringify({ id: 'b64', content: 'x', embedding_b64: 'AAAA' })}`,
+      headers: ndjson,
+      status: 400,
+      code: 'invalid_embedding',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/import',
+      body: `${line}\n${line}`,
+      headers: ndjson,
+      status: 400,
+      code: 'duplicate_id',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/import',
+      body: { id: 'x', content: 'x' },
+      status: 400,
+      code: 'invalid_content_type',
+    });
   });
 
   it('a wrong content-type → 415 unsupported_media_type', async () => {
     const json = JSON.stringify({ content: 'sent with the wrong content type' });
-    for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'text/plain; charset=utf-8', 'application/xml', 'multipart/form-data; boundary=x']) {
-      await rejects(core, { method: 'POST', path: '/v1/memories', body: json, headers: { 'content-type': type }, status: 415, code: 'unsupported_media_type' });
-      await rejects(core, { method: 'POST', path: '/process_memory', body: json, headers: { 'content-type': type }, status: 415, code: 'unsupported_media_type' });
+    for (const type of [
+      'application/x-www-form-urlencoded',
+      'text/plain',
+      'text/plain; charset=utf-8',
+      'application/xml',
+      'multipart/form-data; boundary=x',
+    ]) {
+      await rejects(core, {
+        method: 'POST',
+        path: '/v1/memories',
+        body: json,
+        headers: { 'content-type': type },
+        status: 415,
+        code: 'unsupported_media_type',
+      });
+      await rejects(core, {
+        method: 'POST',
+        path: '/process_memory',
+        body: json,
+        headers: { 'content-type': type },
+        status: 415,
+        code: 'unsupported_media_type',
+      });
     }
     // JSON lines belong to /v1/import only.
-    await rejects(core, { method: 'POST', path: '/v1/memories', body: `${json}\n`, headers: { 'content-type': 'application/x-ndjson' }, status: 415, code: 'unsupported_media_type' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories',
+      body: `${json}\n`,
+      headers: { 'content-type': 'application/x-ndjson' },
+      status: 415,
+      code: 'unsupported_media_type',
+    });
   });
 });
 
@@ -330,9 +807,27 @@ describe('bad input: body size limit', () => {
   });
 
   it('a body over MAX_BODY_BYTES → 413 body_too_large', async () => {
-    await rejects(core, { method: 'POST', path: '/v1/memories', body: { content: 'x'.repeat(4096) }, status: 413, code: 'body_too_large' });
-    await rejects(core, { method: 'POST', path: '/process_memory', body: { content: 'y'.repeat(4096) }, status: 413, code: 'body_too_large' });
-    await rejects(core, { method: 'POST', path: '/v1/memories', body: { content: 'x', embedding: good }, status: 413, code: 'body_too_large' });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories',
+      body: { content: 'x'.repeat(4096) },
+      status: 413,
+      code: 'body_too_large',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/process_memory',
+      body: { content: 'y'.repeat(4096) },
+      status: 413,
+      code: 'body_too_large',
+    });
+    await rejects(core, {
+      method: 'POST',
+      path: '/v1/memories',
+      body: { content: 'x', embedding: good },
+      status: 413,
+      code: 'body_too_large',
+    });
     // Just under the limit is fine.
     const ok = await core.request('POST', '/v1/memories', { content: 'z'.repeat(1500) });
     assert.equal(ok.status, 201, 'a body under the limit is accepted');

@@ -36,13 +36,28 @@ function cosine(a: readonly number[], b: readonly number[]): number {
   return ab / (norm(a) * norm(b));
 }
 
-function assertError(res: { status: number; body: { error?: { code?: unknown; message?: unknown } } }, status: number, code: string) {
+function assertError(
+  res: { status: number; body: { error?: { code?: unknown; message?: unknown } } },
+  status: number,
+  code: string,
+) {
   assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
   assert.equal(res.body?.error?.code, code, `error code: ${JSON.stringify(res.body)}`);
-  assert.ok(typeof res.body.error.message === 'string' && res.body.error.message.length > 0, 'non-empty error message');
+  assert.ok(
+    typeof res.body.error.message === 'string' && res.body.error.message.length > 0,
+    'non-empty error message',
+  );
 }
 
-async function processMemory(core: TestCore, body: Record<string, unknown>): Promise<{ memory_id: string; quickrecal_score: number; embedding: number[]; metadata: Record<string, unknown> }> {
+async function processMemory(
+  core: TestCore,
+  body: Record<string, unknown>,
+): Promise<{
+  memory_id: string;
+  quickrecal_score: number;
+  embedding: number[];
+  metadata: Record<string, unknown>;
+}> {
   const res = await core.request('POST', '/process_memory', body);
   assert.equal(res.status, 200, `process_memory failed: ${JSON.stringify(res.body)}`);
   assert.equal(res.body.success, true, 'success: true');
@@ -86,12 +101,21 @@ describe('compat: memories', () => {
   });
 
   it('POST /process_memory stores a memory and returns its id, score, embedding and metadata', async () => {
-    const body = await processMemory(core, { content: 'My sister Anna lives in Porto and loves surfing', metadata: { source: 'chat', importance: 0.9 } });
+    const body = await processMemory(core, {
+      content: 'My sister Anna lives in Porto and loves surfing',
+      metadata: { source: 'chat', importance: 0.9 },
+    });
     assert.equal(typeof body.memory_id, 'string');
     assert.ok(body.memory_id.length > 0, 'an id');
-    assert.ok(body.quickrecal_score >= 0 && body.quickrecal_score <= 1, `score ${body.quickrecal_score} in [0,1]`);
+    assert.ok(
+      body.quickrecal_score >= 0 && body.quickrecal_score <= 1,
+      `score ${body.quickrecal_score} in [0,1]`,
+    );
     assert.equal(body.embedding.length, 768);
-    assert.ok(body.embedding.every((x) => typeof x === 'number' && Number.isFinite(x)), '768 finite numbers');
+    assert.ok(
+      body.embedding.every((x) => typeof x === 'number' && Number.isFinite(x)),
+      '768 finite numbers',
+    );
     assert.ok(Math.abs(norm(body.embedding) - 1) < 1e-5, 'unit norm');
     assert.deepEqual(body.metadata, { source: 'chat', importance: 0.9 });
     // Stored: readable through both APIs.
@@ -126,32 +150,54 @@ describe('compat: memories', () => {
   });
 
   it('/retrieve_memories by query_embedding finds the nearest memory', async () => {
-    const hits = await retrieve(core, { query_embedding: unitVector(503), metadata_filter: { group: 'ret' } });
+    const hits = await retrieve(core, {
+      query_embedding: unitVector(503),
+      metadata_filter: { group: 'ret' },
+    });
     assert.equal(hits[0]!.id, ret.market);
     assert.ok(hits[0]!.similarity > 0.999, 'self-similarity ≈ 1');
-    const other = await retrieve(core, { query_embedding: unitVector(501), metadata_filter: { group: 'ret' } });
+    const other = await retrieve(core, {
+      query_embedding: unitVector(501),
+      metadata_filter: { group: 'ret' },
+    });
     assert.equal(other[0]!.id, ret.zebra);
   });
 
   it('/retrieve_memories honours top_k (default 5)', async () => {
-    for (let i = 0; i < 4; i++) await processMemory(core, { content: `filler memory number ${i}`, metadata: { group: 'filler' } });
+    for (let i = 0; i < 4; i++)
+      await processMemory(core, { content: `filler memory number ${i}`, metadata: { group: 'filler' } });
     assert.equal((await retrieve(core, { query: 'memory' })).length, 5, 'default top_k is 5');
     assert.equal((await retrieve(core, { query: 'memory', top_k: 2 })).length, 2);
     assert.equal((await retrieve(core, { query_embedding: unitVector(501), top_k: 1 })).length, 1);
   });
 
   it('/retrieve_memories honours threshold', async () => {
-    const all = await retrieve(core, { query_embedding: unitVector(502), metadata_filter: { group: 'ret' }, threshold: null });
+    const all = await retrieve(core, {
+      query_embedding: unitVector(502),
+      metadata_filter: { group: 'ret' },
+      threshold: null,
+    });
     assert.equal(all.length, 3);
-    const strict = await retrieve(core, { query_embedding: unitVector(502), metadata_filter: { group: 'ret' }, threshold: 0.5 });
+    const strict = await retrieve(core, {
+      query_embedding: unitVector(502),
+      metadata_filter: { group: 'ret' },
+      threshold: 0.5,
+    });
     assert.deepEqual(idsOf(strict), [ret.lighthouse]);
     for (const h of strict) assert.ok(h.similarity >= 0.5, 'at or above the threshold');
   });
 
   it('/retrieve_memories honours metadata_filter', async () => {
-    const places = await retrieve(core, { query_embedding: unitVector(501), metadata_filter: { kind: 'place' }, top_k: 10 });
+    const places = await retrieve(core, {
+      query_embedding: unitVector(501),
+      metadata_filter: { kind: 'place' },
+      top_k: 10,
+    });
     assert.deepEqual(sorted(idsOf(places)), sorted([ret.lighthouse!, ret.market!]));
-    const animals = await retrieve(core, { query: 'the', metadata_filter: { group: 'ret', kind: { $in: ['animal'] } } });
+    const animals = await retrieve(core, {
+      query: 'the',
+      metadata_filter: { group: 'ret', kind: { $in: ['animal'] } },
+    });
     assert.deepEqual(idsOf(animals), [ret.zebra]);
     const none = await retrieve(core, { query: 'zebra', metadata_filter: { kind: 'nothing' } });
     assert.deepEqual(none, []);
@@ -163,14 +209,30 @@ describe('compat: memories', () => {
     // Two memories equally similar to the query, with equal scores: only the emotion component tells them apart.
     const a = unitVector(701);
     const b = unitVector(702);
-    const joy = await processMemory(core, { content: 'I am so happy and delighted, what a wonderful day!', embedding: a, metadata: { group: 'emo' } });
-    const sad = await processMemory(core, { content: 'I feel so sad and heartbroken, I miss her terribly.', embedding: b, metadata: { group: 'emo' } });
+    const joy = await processMemory(core, {
+      content: 'I am so happy and delighted, what a wonderful day!',
+      embedding: a,
+      metadata: { group: 'emo' },
+    });
+    const sad = await processMemory(core, {
+      content: 'I feel so sad and heartbroken, I miss her terribly.',
+      embedding: b,
+      metadata: { group: 'emo' },
+    });
     for (const id of [joy.memory_id, sad.memory_id]) {
-      const res = await core.request('POST', '/api/memories/update_quickrecal_score', { memory_id: id, delta: 1, reason: 'equalise' });
+      const res = await core.request('POST', '/api/memories/update_quickrecal_score', {
+        memory_id: id,
+        delta: 1,
+        reason: 'equalise',
+      });
       assert.equal(res.status, 200, 'equalised');
       assert.equal(res.body.new_score, 1);
     }
-    const query = { query_embedding: normalised(a.map((x, i) => x + b[i]!)), metadata_filter: { group: 'emo' }, top_k: 2 };
+    const query = {
+      query_embedding: normalised(a.map((x, i) => x + b[i]!)),
+      metadata_filter: { group: 'emo' },
+      top_k: 2,
+    };
     const order = async (user_emotion: unknown) => {
       const hits = await retrieve(core, { ...query, user_emotion });
       assert.equal(hits.length, 2);
@@ -180,7 +242,10 @@ describe('compat: memories', () => {
       new Map((await retrieve(core, { ...query, user_emotion })).map((h) => [h.id, h.relevance_score]));
 
     const neutral = await byId(undefined);
-    assert.ok(Math.abs(neutral.get(joy.memory_id)! - neutral.get(sad.memory_id)!) < 0.005, 'without user_emotion they tie');
+    assert.ok(
+      Math.abs(neutral.get(joy.memory_id)! - neutral.get(sad.memory_id)!) < 0.005,
+      'without user_emotion they tie',
+    );
 
     // A bare label, and each spelling of the label field.
     assert.deepEqual(await order('joy'), ['joy', 'sad']);
@@ -200,13 +265,21 @@ describe('compat: memories', () => {
     const far = await byId({ dominant: 'joy', valence: -1 });
     assert.ok(close.get(joy.memory_id)! > far.get(joy.memory_id)!, 'a matching valence resonates more');
     // The analyser's own output works as a user emotion.
-    const analysed = await core.request('POST', '/analyze_emotion', { text: 'this is awful, I am so sad and lonely' });
-    assert.deepEqual(await order({ dominant_emotion: analysed.body.dominant_emotion, valence: analysed.body.valence }), ['sad', 'joy']);
+    const analysed = await core.request('POST', '/analyze_emotion', {
+      text: 'this is awful, I am so sad and lonely',
+    });
+    assert.deepEqual(
+      await order({ dominant_emotion: analysed.body.dominant_emotion, valence: analysed.body.valence }),
+      ['sad', 'joy'],
+    );
     // Resonance raises relevance over no emotion at all.
     const joyful = await byId('joy');
     assert.ok(joyful.get(joy.memory_id)! > neutral.get(joy.memory_id)!, 'resonance raises relevance');
     // (Relevance is rounded to 1e-6 and recency moves a hair between calls.)
-    assert.ok(Math.abs(joyful.get(sad.memory_id)! - neutral.get(sad.memory_id)!) < 1e-5, 'no resonance leaves relevance as it was');
+    assert.ok(
+      Math.abs(joyful.get(sad.memory_id)! - neutral.get(sad.memory_id)!) < 1e-5,
+      'no resonance leaves relevance as it was',
+    );
   });
 
   it('GET /api/memories/{id} returns the memory with its embedding', async () => {
@@ -228,12 +301,19 @@ describe('compat: memories', () => {
   it('POST /api/memories/update_quickrecal_score boosts with an audit event; unknown id → 404', async () => {
     const id = ret.market!;
     const before = (await core.request('GET', `/api/memories/${id}`)).body.memory as CompatMemory;
-    const res = await core.request('POST', '/api/memories/update_quickrecal_score', { memory_id: id, delta: 0.15, reason: 'surprise from the neural memory' });
+    const res = await core.request('POST', '/api/memories/update_quickrecal_score', {
+      memory_id: id,
+      delta: 0.15,
+      reason: 'surprise from the neural memory',
+    });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.status, 'success');
     assert.equal(res.body.memory_id, id);
     assert.equal(typeof res.body.previous_score, 'number');
-    assert.ok(Math.abs(res.body.new_score - Math.min(1, res.body.previous_score + 0.15)) < 1e-6, 'new = previous + delta');
+    assert.ok(
+      Math.abs(res.body.new_score - Math.min(1, res.body.previous_score + 0.15)) < 1e-6,
+      'new = previous + delta',
+    );
     const after = (await core.request('GET', `/api/memories/${id}`)).body.memory as CompatMemory;
     assert.equal(after.surprise_events.length, before.surprise_events.length + 1);
     const event = after.surprise_events[after.surprise_events.length - 1]!;
@@ -243,13 +323,22 @@ describe('compat: memories', () => {
     assert.equal(event.new, res.body.new_score);
     assert.ok(Math.abs(event.at * 1000 - Date.now()) < 60_000, 'event time in seconds');
     // Clamped, with a default reason.
-    const down = await core.request('POST', '/api/memories/update_quickrecal_score', { memory_id: id, delta: -1 });
+    const down = await core.request('POST', '/api/memories/update_quickrecal_score', {
+      memory_id: id,
+      delta: -1,
+    });
     assert.equal(down.status, 200);
     assert.equal(down.body.new_score, 0);
-    const last = ((await core.request('GET', `/api/memories/${id}`)).body.memory as CompatMemory).surprise_events.at(-1)!;
+    const last = (
+      (await core.request('GET', `/api/memories/${id}`)).body.memory as CompatMemory
+    ).surprise_events.at(-1)!;
     assert.equal(last.reason, 'unspecified');
 
-    const missing = await core.request('POST', '/api/memories/update_quickrecal_score', { memory_id: 'mem_unknown', delta: 0.1, reason: 'x' });
+    const missing = await core.request('POST', '/api/memories/update_quickrecal_score', {
+      memory_id: 'mem_unknown',
+      delta: 0.1,
+      reason: 'x',
+    });
     assertError(missing, 404, 'not_found');
   });
 });
@@ -271,7 +360,10 @@ describe('compat: analysis endpoints', () => {
     assert.equal(typeof a.body.model, 'string');
     const v = a.body.embedding as number[];
     assert.equal(v.length, 768);
-    assert.ok(v.every((x) => Number.isFinite(x)), 'finite');
+    assert.ok(
+      v.every((x) => Number.isFinite(x)),
+      'finite',
+    );
     assert.ok(Math.abs(norm(v) - 1) < 1e-5, 'unit norm');
     const b = await core.request('POST', '/generate_embedding', { text: 'the cat sat on the mat' });
     assert.deepEqual(b.body.embedding, v, 'same text, same vector');
@@ -282,20 +374,39 @@ describe('compat: analysis endpoints', () => {
 
   it('POST /calculate_quickrecal scores without storing', async () => {
     const before = await memoryCount(core);
-    const res = await core.request('POST', '/calculate_quickrecal', { text: 'Remember: my daughter is allergic to peanuts!' });
+    const res = await core.request('POST', '/calculate_quickrecal', {
+      text: 'Remember: my daughter is allergic to peanuts!',
+    });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.success, true);
     assert.ok(res.body.quickrecal_score >= 0 && res.body.quickrecal_score <= 1, 'score in [0,1]');
-    for (const k of ['recency', 'importance', 'emotion', 'novelty', 'personal', 'information', 'overlap_penalty']) {
+    for (const k of [
+      'recency',
+      'importance',
+      'emotion',
+      'novelty',
+      'personal',
+      'information',
+      'overlap_penalty',
+    ]) {
       assert.equal(typeof res.body.factors[k], 'number', `factor ${k}`);
     }
     const plain = await core.request('POST', '/calculate_quickrecal', { text: 'ok' });
-    assert.ok(plain.body.quickrecal_score < res.body.quickrecal_score, 'an important personal memory scores higher than "ok"');
-    const important = await core.request('POST', '/calculate_quickrecal', { text: 'ok', context: { importance: 1 } });
+    assert.ok(
+      plain.body.quickrecal_score < res.body.quickrecal_score,
+      'an important personal memory scores higher than "ok"',
+    );
+    const important = await core.request('POST', '/calculate_quickrecal', {
+      text: 'ok',
+      context: { importance: 1 },
+    });
     assert.equal(important.body.factors.importance, 1, 'context.importance is used');
     const byEmbedding = await core.request('POST', '/calculate_quickrecal', { embedding: unitVector(1) });
     assert.equal(byEmbedding.status, 200);
-    assert.ok(byEmbedding.body.quickrecal_score >= 0 && byEmbedding.body.quickrecal_score <= 1, 'score in [0,1]');
+    assert.ok(
+      byEmbedding.body.quickrecal_score >= 0 && byEmbedding.body.quickrecal_score <= 1,
+      'score in [0,1]',
+    );
     const after = await memoryCount(core);
     assert.equal(after.memory_count, before.memory_count, 'count unchanged');
     assert.equal(after.head_seq, before.head_seq, 'nothing logged');
@@ -303,7 +414,9 @@ describe('compat: analysis endpoints', () => {
   });
 
   it('POST /analyze_emotion labels text with dominant emotion, valence, intensity and scores', async () => {
-    const happy = await core.request('POST', '/analyze_emotion', { text: 'I am so happy and delighted today, what a wonderful day!' });
+    const happy = await core.request('POST', '/analyze_emotion', {
+      text: 'I am so happy and delighted today, what a wonderful day!',
+    });
     assert.equal(happy.status, 200, JSON.stringify(happy.body));
     assert.equal(happy.body.success, true);
     assert.equal(happy.body.dominant_emotion, 'joy');
@@ -311,7 +424,9 @@ describe('compat: analysis endpoints', () => {
     assert.ok(happy.body.intensity > 0 && happy.body.intensity <= 1, 'intensity in (0,1]');
     assert.equal(typeof happy.body.emotions, 'object');
     assert.ok(happy.body.emotions.joy > 0, 'joy score');
-    const sad = await core.request('POST', '/analyze_emotion', { text: 'I feel so sad and heartbroken, I miss her terribly.' });
+    const sad = await core.request('POST', '/analyze_emotion', {
+      text: 'I feel so sad and heartbroken, I miss her terribly.',
+    });
     assert.equal(sad.body.dominant_emotion, 'sadness');
     assert.ok(sad.body.valence < 0, 'negative valence');
     const flat = await core.request('POST', '/analyze_emotion', { text: 'The meeting is at 3pm in room 4.' });
@@ -328,7 +443,9 @@ describe('compat: assemblies and stats', () => {
     const base = unitVector(7);
     for (let i = 0; i < 3; i++) {
       const noisy = normalised(base.map((x, j) => x + (((j * 31 + i * 17) % 13) - 6) * 0.0005));
-      members.push((await processMemory(core, { content: `ferry timetable change ${i}`, embedding: noisy })).memory_id);
+      members.push(
+        (await processMemory(core, { content: `ferry timetable change ${i}`, embedding: noisy })).memory_id,
+      );
     }
     await processMemory(core, { content: 'something else entirely', embedding: unitVector(8) });
   });
@@ -407,8 +524,14 @@ describe('service endpoints', () => {
     const text = await res.text();
     assert.match(text, /^# TYPE http_requests_total counter$/m);
     assert.match(text, /^# TYPE http_request_duration_seconds histogram$/m);
-    assert.match(text, /^http_requests_total\{[^}]*method="POST"[^}]*route="\/process_memory"[^}]*status_code="200"[^}]*\} 1$/m);
-    assert.match(text, /^http_requests_total\{[^}]*route="\/v1\/memories\/:id"[^}]*status_code="404"[^}]*\} 1$/m);
+    assert.match(
+      text,
+      /^http_requests_total\{[^}]*method="POST"[^}]*route="\/process_memory"[^}]*status_code="200"[^}]*\} 1$/m,
+    );
+    assert.match(
+      text,
+      /^http_requests_total\{[^}]*route="\/v1\/memories\/:id"[^}]*status_code="404"[^}]*\} 1$/m,
+    );
     assert.match(text, /^http_request_duration_seconds_bucket\{[^}]*route="\/process_memory"/m);
     assert.match(text, /^http_request_duration_seconds_count\{[^}]*route="\/process_memory"[^}]*\} 1$/m);
   });
@@ -419,7 +542,15 @@ describe('service endpoints', () => {
     assert.match(String(res.body.openapi), /^3\./);
     assert.equal(typeof res.body.info.title, 'string');
     const paths = Object.keys(res.body.paths as Record<string, unknown>);
-    for (const p of ['/process_memory', '/retrieve_memories', '/api/memories/{id}', '/v1/search', '/v1/memories', '/v1/memories/{id}', '/v1/changes']) {
+    for (const p of [
+      '/process_memory',
+      '/retrieve_memories',
+      '/api/memories/{id}',
+      '/v1/search',
+      '/v1/memories',
+      '/v1/memories/{id}',
+      '/v1/changes',
+    ]) {
       assert.ok(paths.includes(p), `${p} is documented`);
     }
     assert.ok(res.body.paths['/v1/search'].post, 'POST /v1/search');

@@ -31,7 +31,11 @@ export function registerCompat(app: App, core: MemoryCore): void {
       },
     },
     async (req) => {
-      const b = req.body as { content?: string; embedding?: unknown[] | null; metadata?: Record<string, unknown> | null };
+      const b = req.body as {
+        content?: string;
+        embedding?: unknown[] | null;
+        metadata?: Record<string, unknown> | null;
+      };
       const input = toNewMemory(
         { content: b.content, embedding: b.embedding ?? undefined, metadata: b.metadata ?? {} },
         dim,
@@ -75,7 +79,9 @@ export function registerCompat(app: App, core: MemoryCore): void {
         metadata_filter?: Record<string, unknown> | null;
         user_emotion?: unknown;
       };
-      const embedding = b.query_embedding ? parseEmbedding(b.query_embedding, dim, 'query_embedding') : undefined;
+      const embedding = b.query_embedding
+        ? parseEmbedding(b.query_embedding, dim, 'query_embedding')
+        : undefined;
       const hasText = typeof b.query === 'string' && b.query.trim() !== '';
       const hits = await core.search({
         query: b.query,
@@ -97,10 +103,20 @@ export function registerCompat(app: App, core: MemoryCore): void {
     },
   );
 
-  app.get('/api/memories/:id', { schema: { tags, summary: 'Get a memory (original API)', params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) }) } }, async (req) => {
-    const record = core.get((req.params as { id: string }).id);
-    return { success: true, memory: compatView(core, record, true) };
-  });
+  app.get(
+    '/api/memories/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Get a memory (original API)',
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) }),
+      },
+    },
+    async (req) => {
+      const record = core.get((req.params as { id: string }).id);
+      return { success: true, memory: compatView(core, record, true) };
+    },
+  );
 
   app.post(
     '/api/memories/update_quickrecal_score',
@@ -158,7 +174,12 @@ export function registerCompat(app: App, core: MemoryCore): void {
       },
     },
     async (req) => {
-      const b = req.body as { text?: string; embedding?: unknown[] | null; context?: Record<string, unknown> | null; metadata?: Record<string, unknown> | null };
+      const b = req.body as {
+        text?: string;
+        embedding?: unknown[] | null;
+        context?: Record<string, unknown> | null;
+        metadata?: Record<string, unknown> | null;
+      };
       const text = b.text ?? '';
       if (text.trim() === '' && !b.embedding) {
         throw badRequest('missing_content', 'Give a text or an embedding to score');
@@ -167,12 +188,21 @@ export function registerCompat(app: App, core: MemoryCore): void {
         ? parseEmbedding(b.embedding, dim)
         : (await core.embedder.embed([text]))[0]!;
       const ctx = { ...(b.context ?? {}), ...(b.metadata ?? {}) };
-      const importance = typeof ctx.importance === 'number' && ctx.importance >= 0 && ctx.importance <= 1 ? ctx.importance : null;
+      const importance =
+        typeof ctx.importance === 'number' && ctx.importance >= 0 && ctx.importance <= 1
+          ? ctx.importance
+          : null;
       const eventTime = parseTime(ctx.timestamp ?? ctx.event_time, 'context.timestamp');
       const nearest = core.index.neighbours(embedding, 1).similarities[0];
       const emotion = analyzeEmotion(text);
       const qr = quickRecal(
-        { content: text, importance, emotionIntensity: emotion.intensity, nearestSimilarity: nearest, ageMs: eventTime === null ? 0 : Date.now() - eventTime },
+        {
+          content: text,
+          importance,
+          emotionIntensity: emotion.intensity,
+          nearestSimilarity: nearest,
+          ageMs: eventTime === null ? 0 : Date.now() - eventTime,
+        },
         core.options.quickrecal,
       );
       return { success: true, quickrecal_score: qr.score, factors: qr.factors };
@@ -182,7 +212,11 @@ export function registerCompat(app: App, core: MemoryCore): void {
   app.post(
     '/analyze_emotion',
     {
-      schema: { tags, summary: 'Emotion of a text (offline lexicon analyser)', body: Type.Object({ text: Type.String({ maxLength: 200_000 }) }, Open) },
+      schema: {
+        tags,
+        summary: 'Emotion of a text (offline lexicon analyser)',
+        body: Type.Object({ text: Type.String({ maxLength: 200_000 }) }, Open),
+      },
     },
     async (req) => {
       const e = analyzeEmotion((req.body as { text: string }).text);
@@ -201,15 +235,32 @@ export function registerCompat(app: App, core: MemoryCore): void {
     return { success: true, assemblies, count: assemblies.length };
   });
 
-  app.get('/assemblies/:id', { schema: { tags, summary: 'One assembly with its memories', params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) }) } }, async (req) => {
-    const { id } = req.params as { id: string };
-    const a = core.store.assemblyById(id);
-    if (!a) throw notFound(`No assembly with id ${id}`, { id });
-    const view = assemblyView(core, core.assemblies.get(a.key) ?? a, false);
-    const members = core.store.getManyByKeys(core.store.membersOf(a.key));
-    view.memories = [...members.values()].map((m) => ({ id: m.id, content: m.content, quickrecal_score: core.effectiveScore(m) }));
-    return { success: true, assembly: view };
-  });
+  app.get(
+    '/assemblies/:id',
+    {
+      schema: {
+        tags,
+        summary: 'One assembly with its memories',
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) }),
+      },
+    },
+    async (req) => {
+      const { id } = req.params as { id: string };
+      const a = core.store.assemblyById(id);
+      if (!a) throw notFound(`No assembly with id ${id}`, { id });
+      const view = assemblyView(core, core.assemblies.get(a.key) ?? a, false);
+      const members = core.store.getManyByKeys(core.store.membersOf(a.key));
+      view.memories = [...members.values()].map((m) => ({
+        id: m.id,
+        content: m.content,
+        quickrecal_score: core.effectiveScore(m),
+      }));
+      return { success: true, assembly: view };
+    },
+  );
 
-  app.get('/stats', { schema: { tags, summary: 'Statistics (original API)' } }, async () => ({ success: true, ...core.stats() }));
+  app.get('/stats', { schema: { tags, summary: 'Statistics (original API)' } }, async () => ({
+    success: true,
+    ...core.stats(),
+  }));
 }

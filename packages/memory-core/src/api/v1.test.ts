@@ -54,7 +54,13 @@ interface WireChange {
   kind: 'memory' | 'assembly';
   op: 'upsert' | 'delete';
   id: string;
-  memory?: { id: string; content: string; embedding_b64: string; metadata: Record<string, unknown>; quickrecal_score: number };
+  memory?: {
+    id: string;
+    content: string;
+    embedding_b64: string;
+    metadata: Record<string, unknown>;
+    quickrecal_score: number;
+  };
 }
 interface ChangesPage {
   changes: WireChange[];
@@ -112,7 +118,10 @@ async function create(core: TestCore, body: Record<string, unknown>): Promise<Me
 }
 
 async function getMemory(core: TestCore, id: string, embedding = false): Promise<Memory> {
-  const res = await core.request('GET', `/v1/memories/${encodeURIComponent(id)}${embedding ? '?include_embedding=true' : ''}`);
+  const res = await core.request(
+    'GET',
+    `/v1/memories/${encodeURIComponent(id)}${embedding ? '?include_embedding=true' : ''}`,
+  );
   assert.equal(res.status, 200, `get ${id} failed: ${JSON.stringify(res.body)}`);
   return res.body as Memory;
 }
@@ -150,7 +159,11 @@ async function listIds(core: TestCore, query: Record<string, string | string[]>)
 const sorted = (xs: string[]) => [...xs].sort();
 const idsOf = (hits: Hit[]) => hits.map((h) => h.id);
 
-function assertError(res: { status: number; body: { error?: { code?: unknown; message?: unknown } } }, status: number, code: string) {
+function assertError(
+  res: { status: number; body: { error?: { code?: unknown; message?: unknown } } },
+  status: number,
+  code: string,
+) {
   assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
   assert.equal(res.body?.error?.code, code, `error code: ${JSON.stringify(res.body)}`);
   assert.equal(typeof res.body.error.message, 'string', 'error message is a string');
@@ -186,7 +199,10 @@ describe('v1 memories', () => {
     assert.equal(m.user_id, 'user-1');
     assert.equal(m.session_id, 'session-1');
     assert.equal(typeof m.quickrecal_score, 'number');
-    assert.ok(m.quickrecal_score >= 0 && m.quickrecal_score <= 1, `quickrecal_score ${m.quickrecal_score} in [0,1]`);
+    assert.ok(
+      m.quickrecal_score >= 0 && m.quickrecal_score <= 1,
+      `quickrecal_score ${m.quickrecal_score} in [0,1]`,
+    );
     assert.equal(typeof m.emotion.dominant, 'string');
     assert.equal(m.emotion.dominant, 'joy');
     assert.ok(m.emotion.valence >= -1 && m.emotion.valence <= 1, 'valence in [-1,1]');
@@ -235,7 +251,9 @@ describe('v1 memories', () => {
     const before = (await getMemory(core, m.id, true)).embedding!;
     assert.deepEqual(idsOf(await search(core, { query: 'elephant', mode: 'lexical' })), [m.id]);
 
-    const res = await core.request('PATCH', `/v1/memories/${m.id}`, { content: 'a golden giraffe sings loudly' });
+    const res = await core.request('PATCH', `/v1/memories/${m.id}`, {
+      content: 'a golden giraffe sings loudly',
+    });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.content, 'a golden giraffe sings loudly');
     assert.ok(Array.isArray(res.body.surprise_events), 'PATCH returns the surprise history');
@@ -253,7 +271,10 @@ describe('v1 memories', () => {
 
   it('PATCH metadata replaces it, or merges with merge_metadata=true', async () => {
     const m = await create(core, { content: 'metadata patching', metadata: { a: 1, b: 2 } });
-    let res = await core.request('PATCH', `/v1/memories/${m.id}`, { metadata: { b: 3, c: 4 }, merge_metadata: true });
+    let res = await core.request('PATCH', `/v1/memories/${m.id}`, {
+      metadata: { b: 3, c: 4 },
+      merge_metadata: true,
+    });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.deepEqual(res.body.metadata, { a: 1, b: 3, c: 4 });
     res = await core.request('PATCH', `/v1/memories/${m.id}`, { metadata: { z: true } });
@@ -274,10 +295,15 @@ describe('v1 memories', () => {
     assert.equal(del.status, 204);
     assert.equal(del.body, undefined, '204 has no body');
     assertError(await core.request('GET', `/v1/memories/${m.id}`), 404, 'not_found');
-    assert.ok(!idsOf(await search(core, { embedding, mode: 'vector', top_k: 50 })).includes(m.id), 'gone from vector search');
+    assert.ok(
+      !idsOf(await search(core, { embedding, mode: 'vector', top_k: 50 })).includes(m.id),
+      'gone from vector search',
+    );
     assert.deepEqual(await search(core, { query: 'xylophone', mode: 'lexical' }), []);
     assert.ok(
-      !idsOf(await search(core, { query: 'xylophone quartet', embedding, mode: 'hybrid', top_k: 50 })).includes(m.id),
+      !idsOf(
+        await search(core, { query: 'xylophone quartet', embedding, mode: 'hybrid', top_k: 50 }),
+      ).includes(m.id),
       'gone from hybrid search',
     );
     assertError(await core.request('DELETE', `/v1/memories/${m.id}`), 404, 'not_found');
@@ -374,7 +400,10 @@ describe('v1 batch', () => {
       [{ content: 'good one' }, { content: 'bad one', embedding: [1, 2, 3] }],
       [{ content: 'good one' }, { content: '   ' }],
       [{ content: 'good one' }, { content: 'bad type', tags: 'x' }],
-      [{ id: 'twice', content: 'a' }, { id: 'twice', content: 'b' }],
+      [
+        { id: 'twice', content: 'a' },
+        { id: 'twice', content: 'b' },
+      ],
     ];
     for (const memories of bad) {
       const res = await core.request('POST', '/v1/memories/batch', { memories });
@@ -382,7 +411,12 @@ describe('v1 batch', () => {
       assert.equal(typeof res.body.error.code, 'string');
     }
     // An id that already exists: 409, and the other items are not stored either.
-    const dup = await core.request('POST', '/v1/memories/batch', { memories: [{ id: 'fresh-id', content: 'a' }, { id: 'client-id-1', content: 'b' }] });
+    const dup = await core.request('POST', '/v1/memories/batch', {
+      memories: [
+        { id: 'fresh-id', content: 'a' },
+        { id: 'client-id-1', content: 'b' },
+      ],
+    });
     assertError(dup, 409, 'duplicate_id');
     const after = await stats(core);
     assert.equal(after.memory_count, before.memory_count, 'nothing stored');
@@ -459,7 +493,10 @@ describe('v1 list', () => {
     // Default order is newest first; asc reverses it.
     assert.deepEqual(seen, [...pager].reverse());
     const asc = await core.request('GET', '/v1/memories?limit=1000&user_id=pager&order=asc');
-    assert.deepEqual((asc.body.items as Memory[]).map((m) => m.id), pager);
+    assert.deepEqual(
+      (asc.body.items as Memory[]).map((m) => m.id),
+      pager,
+    );
   });
 
   it('filters by metadata equality', async () => {
@@ -468,31 +505,51 @@ describe('v1 list', () => {
   });
 
   it('filters with $in', async () => {
-    assert.deepEqual(sorted(await listIds(core, { filter: JSON.stringify({ topic: { $in: ['food', 'work'] } }) })), sorted([m1.id, m3.id]));
+    assert.deepEqual(
+      sorted(await listIds(core, { filter: JSON.stringify({ topic: { $in: ['food', 'work'] } }) })),
+      sorted([m1.id, m3.id]),
+    );
   });
 
   it('filters with a numeric range ($gte/$lt)', async () => {
-    assert.deepEqual(await listIds(core, { filter: JSON.stringify({ score: { $gte: 5, $lt: 10 } }) }), [m2.id]);
-    assert.deepEqual(sorted(await listIds(core, { filter: JSON.stringify({ 'metadata.score': { $gte: 1, $lt: 6 } }) })), sorted([m1.id, m2.id]));
+    assert.deepEqual(await listIds(core, { filter: JSON.stringify({ score: { $gte: 5, $lt: 10 } }) }), [
+      m2.id,
+    ]);
+    assert.deepEqual(
+      sorted(await listIds(core, { filter: JSON.stringify({ 'metadata.score': { $gte: 1, $lt: 6 } }) })),
+      sorted([m1.id, m2.id]),
+    );
   });
 
   it('filters on dotted paths (metadata.a.b and a.b)', async () => {
-    assert.deepEqual(sorted(await listIds(core, { filter: JSON.stringify({ 'metadata.a.b': 'x' }) })), sorted([m1.id, m3.id]));
+    assert.deepEqual(
+      sorted(await listIds(core, { filter: JSON.stringify({ 'metadata.a.b': 'x' }) })),
+      sorted([m1.id, m3.id]),
+    );
     assert.deepEqual(await listIds(core, { filter: JSON.stringify({ 'a.b': 'y' }) }), [m2.id]);
   });
 
   it('filters on a time range (since/until on creation time)', async () => {
     assert.deepEqual(await listIds(core, { user_id: 'timer', since: late.created_at }), [late.id]);
     assert.deepEqual(await listIds(core, { user_id: 'timer', until: late.created_at }), [early.id]);
-    assert.deepEqual(sorted(await listIds(core, { user_id: 'timer', since: early.created_at })), sorted([early.id, late.id]));
-    assert.deepEqual(await listIds(core, { user_id: 'timer', since: late.created_at, until: late.created_at }), []);
+    assert.deepEqual(
+      sorted(await listIds(core, { user_id: 'timer', since: early.created_at })),
+      sorted([early.id, late.id]),
+    );
+    assert.deepEqual(
+      await listIds(core, { user_id: 'timer', since: late.created_at, until: late.created_at }),
+      [],
+    );
   });
 
   it('filters on tags (all of them), also through the filter language', async () => {
     assert.deepEqual(sorted(await listIds(core, { tag: 'red' })), sorted([m1.id, m2.id]));
     assert.deepEqual(await listIds(core, { tag: ['red', 'blue'] }), [m1.id]);
     assert.deepEqual(await listIds(core, { tag: 'red,blue' }), [m1.id]);
-    assert.deepEqual(sorted(await listIds(core, { filter: JSON.stringify({ tags: { $in: ['green', 'blue'] } }) })), sorted([m1.id, m3.id]));
+    assert.deepEqual(
+      sorted(await listIds(core, { filter: JSON.stringify({ tags: { $in: ['green', 'blue'] } }) })),
+      sorted([m1.id, m3.id]),
+    );
   });
 
   it('scopes by user_id and session_id', async () => {
@@ -519,11 +576,41 @@ describe('v1 list', () => {
 describe('v1 search', () => {
   let core: TestCore;
   const docs = [
-    { content: 'zebra crossing near the harbor', metadata: { group: 'g1' }, user_id: 'u1', tags: ['t1'], seed: 101 },
-    { content: 'lighthouse keeper at the harbor', metadata: { group: 'g1' }, user_id: 'u1', tags: ['t2'], seed: 102 },
-    { content: 'fishing boats in the harbor', metadata: { group: 'g2' }, user_id: 'u2', tags: ['t1'], seed: 103 },
-    { content: 'the harbor market sells bread', metadata: { group: 'g2' }, user_id: 'u2', tags: ['t2'], seed: 104 },
-    { content: 'I am so happy and delighted, what a wonderful harbor festival!', metadata: { group: 'g3' }, user_id: 'u2', tags: [], seed: 105 },
+    {
+      content: 'zebra crossing near the harbor',
+      metadata: { group: 'g1' },
+      user_id: 'u1',
+      tags: ['t1'],
+      seed: 101,
+    },
+    {
+      content: 'lighthouse keeper at the harbor',
+      metadata: { group: 'g1' },
+      user_id: 'u1',
+      tags: ['t2'],
+      seed: 102,
+    },
+    {
+      content: 'fishing boats in the harbor',
+      metadata: { group: 'g2' },
+      user_id: 'u2',
+      tags: ['t1'],
+      seed: 103,
+    },
+    {
+      content: 'the harbor market sells bread',
+      metadata: { group: 'g2' },
+      user_id: 'u2',
+      tags: ['t2'],
+      seed: 104,
+    },
+    {
+      content: 'I am so happy and delighted, what a wonderful harbor festival!',
+      metadata: { group: 'g3' },
+      user_id: 'u2',
+      tags: [],
+      seed: 105,
+    },
   ];
   const ids: string[] = [];
   const groupOf = new Map<string, string>();
@@ -531,7 +618,13 @@ describe('v1 search', () => {
   before(async () => {
     core = await startCore();
     for (const d of docs) {
-      const m = await create(core, { content: d.content, metadata: d.metadata, user_id: d.user_id, tags: d.tags, embedding: unitVector(d.seed) });
+      const m = await create(core, {
+        content: d.content,
+        metadata: d.metadata,
+        user_id: d.user_id,
+        tags: d.tags,
+        embedding: unitVector(d.seed),
+      });
       ids.push(m.id);
       groupOf.set(m.id, d.metadata.group);
     }
@@ -566,7 +659,12 @@ describe('v1 search', () => {
   });
 
   it('explain=true returns every component of the score', async () => {
-    const hits = await search(core, { query: 'zebra', embedding: unitVector(101), mode: 'hybrid', explain: true });
+    const hits = await search(core, {
+      query: 'zebra',
+      embedding: unitVector(101),
+      mode: 'hybrid',
+      explain: true,
+    });
     assert.ok(hits.length > 0, 'hits');
     for (const h of hits) {
       const e = h.explain;
@@ -584,7 +682,10 @@ describe('v1 search', () => {
       assert.equal(e.components.similarity, h.similarity);
       assert.equal(e.relevance, h.relevance_score);
       const recomputed = Object.keys(e.weights).reduce((s, k) => s + e.weights[k]! * e.components[k]!, 0);
-      assert.ok(Math.abs(recomputed - h.relevance_score) < 1e-5, 'relevance is the weighted sum of its components');
+      assert.ok(
+        Math.abs(recomputed - h.relevance_score) < 1e-5,
+        'relevance is the weighted sum of its components',
+      );
     }
     assert.equal(hits[0]!.id, ids[0]);
     assert.ok(hits[0]!.explain!.vector_similarity! > 0.999, 'vector similarity of the exact match');
@@ -603,7 +704,12 @@ describe('v1 search', () => {
   it('threshold is honoured', async () => {
     const hits = await search(core, { embedding: unitVector(101), mode: 'vector', threshold: 0.5 });
     assert.deepEqual(idsOf(hits), [ids[0]]);
-    const hybrid = await search(core, { query: 'zebra', embedding: unitVector(101), mode: 'hybrid', threshold: 0.6 });
+    const hybrid = await search(core, {
+      query: 'zebra',
+      embedding: unitVector(101),
+      mode: 'hybrid',
+      threshold: 0.6,
+    });
     assert.deepEqual(idsOf(hybrid), [ids[0]]);
     const loose = await search(core, { embedding: unitVector(101), mode: 'vector', threshold: -1 });
     assert.equal(loose.length, docs.length);
@@ -619,14 +725,31 @@ describe('v1 search', () => {
     assert.deepEqual(sorted(idsOf(vector)), g2);
     const lexical = await search(core, { query: 'harbor zebra', mode: 'lexical', filter });
     assert.deepEqual(sorted(idsOf(lexical)), g2);
-    const hybrid = await search(core, { query: 'zebra harbor', embedding: unitVector(101), mode: 'hybrid', filter });
+    const hybrid = await search(core, {
+      query: 'zebra harbor',
+      embedding: unitVector(101),
+      mode: 'hybrid',
+      filter,
+    });
     assert.deepEqual(sorted(idsOf(hybrid)), g2);
     // $in, scopes and tags in every mode too.
     for (const mode of ['vector', 'lexical', 'hybrid']) {
       const q = { query: 'harbor', embedding: unitVector(103), mode };
-      assert.deepEqual(sorted(idsOf(await search(core, { ...q, filter: { group: { $in: ['g1', 'g3'] } } }))), sorted([ids[0]!, ids[1]!, ids[4]!]), mode);
-      assert.deepEqual(sorted(idsOf(await search(core, { ...q, user_id: 'u1' }))), sorted([ids[0]!, ids[1]!]), mode);
-      assert.deepEqual(sorted(idsOf(await search(core, { ...q, tags: ['t1'] }))), sorted([ids[0]!, ids[2]!]), mode);
+      assert.deepEqual(
+        sorted(idsOf(await search(core, { ...q, filter: { group: { $in: ['g1', 'g3'] } } }))),
+        sorted([ids[0]!, ids[1]!, ids[4]!]),
+        mode,
+      );
+      assert.deepEqual(
+        sorted(idsOf(await search(core, { ...q, user_id: 'u1' }))),
+        sorted([ids[0]!, ids[1]!]),
+        mode,
+      );
+      assert.deepEqual(
+        sorted(idsOf(await search(core, { ...q, tags: ['t1'] }))),
+        sorted([ids[0]!, ids[2]!]),
+        mode,
+      );
       assert.deepEqual(idsOf(await search(core, { ...q, user_id: 'u2', tags: ['t2'] })), [ids[3]], mode);
     }
   });
@@ -638,10 +761,16 @@ describe('v1 search', () => {
     assert.equal(neutral.emotion.dominant, 'joy');
     assert.equal(neutral.explain!.components.emotion, 0, 'no user emotion: no emotion component');
     const joyful = (await search(core, { ...q, user_emotion: 'joy' }))[0]!;
-    assert.ok(joyful.explain!.components.emotion! > 0.9, `matching emotion resonates (${joyful.explain!.components.emotion})`);
+    assert.ok(
+      joyful.explain!.components.emotion! > 0.9,
+      `matching emotion resonates (${joyful.explain!.components.emotion})`,
+    );
     assert.ok(joyful.relevance_score > neutral.relevance_score, 'resonance raises relevance');
     const sad = (await search(core, { ...q, user_emotion: { dominant: 'sadness', valence: -0.8 } }))[0]!;
-    assert.ok(sad.explain!.components.emotion! < joyful.explain!.components.emotion!, 'a contrary emotion resonates less');
+    assert.ok(
+      sad.explain!.components.emotion! < joyful.explain!.components.emotion!,
+      'a contrary emotion resonates less',
+    );
     assert.ok(sad.relevance_score < joyful.relevance_score, 'and ranks lower');
   });
 });
@@ -657,10 +786,33 @@ describe('v1 export and import', () => {
   before(async () => {
     source = await startCore();
     target = await startCore();
-    ids.push((await create(source, { content: 'exported with metadata', metadata: { deep: { k: [1, 2] }, flag: true }, tags: ['x'], user_id: 'u' })).id);
-    ids.push((await create(source, { id: 'client.chosen:id-1', content: 'with a client embedding', embedding: unitVector(9) })).id);
-    ids.push((await create(source, { content: 'boosted memory about kayaks', event_time: '2023-03-03T03:03:03Z' })).id);
-    const boost = await source.request('POST', `/v1/memories/${ids[2]}/boost`, { delta: 0.2, reason: 'export test' });
+    ids.push(
+      (
+        await create(source, {
+          content: 'exported with metadata',
+          metadata: { deep: { k: [1, 2] }, flag: true },
+          tags: ['x'],
+          user_id: 'u',
+        })
+      ).id,
+    );
+    ids.push(
+      (
+        await create(source, {
+          id: 'client.chosen:id-1',
+          content: 'with a client embedding',
+          embedding: unitVector(9),
+        })
+      ).id,
+    );
+    ids.push(
+      (await create(source, { content: 'boosted memory about kayaks', event_time: '2023-03-03T03:03:03Z' }))
+        .id,
+    );
+    const boost = await source.request('POST', `/v1/memories/${ids[2]}/boost`, {
+      delta: 0.2,
+      reason: 'export test',
+    });
     assert.equal(boost.status, 200, 'boost');
   });
   after(async () => {
@@ -686,7 +838,9 @@ describe('v1 export and import', () => {
 
   it('POST /v1/import into a fresh core round-trips ids, content, metadata, embeddings and quickrecal', async () => {
     assert.ok(exported, 'the export test ran first');
-    const res = await target.request('POST', '/v1/import', exported, { 'content-type': 'application/x-ndjson' });
+    const res = await target.request('POST', '/v1/import', exported, {
+      'content-type': 'application/x-ndjson',
+    });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.imported, 3);
     assert.equal(res.body.skipped, 0);
@@ -703,13 +857,21 @@ describe('v1 export and import', () => {
       assert.equal(b.created_at, a.created_at);
       assert.equal(b.event_time, a.event_time);
       assert.ok(cosine(a.embedding!, b.embedding!) > 0.99999, 'same embedding');
-      assert.deepEqual(b.surprise_events!.map((e) => e.reason), a.surprise_events!.map((e) => e.reason));
+      assert.deepEqual(
+        b.surprise_events!.map((e) => e.reason),
+        a.surprise_events!.map((e) => e.reason),
+      );
     }
     // The imported memories are searchable, lexically and by vector.
     assert.deepEqual(idsOf(await search(target, { query: 'kayaks', mode: 'lexical' })), [ids[2]]);
-    assert.equal((await search(target, { embedding: unitVector(9), mode: 'vector', top_k: 1 }))[0]?.id, ids[1]);
+    assert.equal(
+      (await search(target, { embedding: unitVector(9), mode: 'vector', top_k: 1 }))[0]?.id,
+      ids[1],
+    );
     // A second import skips what exists.
-    const again = await target.request('POST', '/v1/import', exported, { 'content-type': 'application/x-ndjson' });
+    const again = await target.request('POST', '/v1/import', exported, {
+      'content-type': 'application/x-ndjson',
+    });
     assert.equal(again.status, 200);
     assert.equal(again.body.imported, 0);
     assert.equal(again.body.skipped, 3);
@@ -718,10 +880,19 @@ describe('v1 export and import', () => {
   it('an import with one bad line → 400 and nothing imported', async () => {
     const before = await stats(target);
     const good = JSON.stringify({ id: 'imp-good', content: 'fine', embedding: unitVector(11) });
-    for (const bad of [JSON.stringify({ id: 'imp-bad' }), '{"id": "imp-broken", ', JSON.stringify({ id: 'imp-short', content: 'x', embedding: [1, 2] })]) {
-      const res = await target.request('POST', '/v1/import', `${good}\n${bad}\n`, { 'content-type': 'application/x-ndjson' });
+    for (const bad of [
+      JSON.stringify({ id: 'imp-bad' }),
+      '{"id": "imp-broken", ',
+      JSON.stringify({ id: 'imp-short', content: 'x', embedding: [1, 2] }),
+    ]) {
+      const res = await target.request('POST', '/v1/import', `${good}\n${bad}\n`, {
+        'content-type': 'application/x-ndjson',
+      });
       assert.equal(res.status, 400, JSON.stringify(res.body));
-      assert.ok(typeof res.body.error.message === 'string' && res.body.error.message.includes('line 2'), 'the message names the line');
+      assert.ok(
+        typeof res.body.error.message === 'string' && res.body.error.message.includes('line 2'),
+        'the message names the line',
+      );
     }
     const after = await stats(target);
     assert.equal(after.memory_count, before.memory_count, 'nothing imported');
@@ -749,7 +920,10 @@ describe('v1 change feed and stats', () => {
   it('GET /v1/changes?since=0 lists upserts with full memory payloads', async () => {
     const page = await changes(core, 'since=0');
     const memories = page.changes.filter((c) => c.kind === 'memory');
-    assert.deepEqual(memories.map((c) => c.id), ids);
+    assert.deepEqual(
+      memories.map((c) => c.id),
+      ids,
+    );
     for (const [i, c] of memories.entries()) {
       assert.equal(c.op, 'upsert');
       assert.ok(c.memory, 'the payload is there');
@@ -761,7 +935,11 @@ describe('v1 change feed and stats', () => {
     }
     assert.equal(page.last_seq, page.head_seq);
     const seqs = page.changes.map((c) => c.seq);
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'in sequence order');
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      'in sequence order',
+    );
   });
 
   it('since=<last_seq> returns nothing', async () => {
@@ -806,7 +984,10 @@ describe('v1 change feed and stats', () => {
   it('updates give the latest state; deletes appear as op "delete"', async () => {
     const { head_seq } = await changes(core, 'since=0');
     assert.equal((await core.request('POST', `/v1/memories/${ids[0]}/boost`, { delta: 0.1 })).status, 200);
-    assert.equal((await core.request('PATCH', `/v1/memories/${ids[0]}`, { metadata: { patched: true } })).status, 200);
+    assert.equal(
+      (await core.request('PATCH', `/v1/memories/${ids[0]}`, { metadata: { patched: true } })).status,
+      200,
+    );
     assert.equal((await core.request('DELETE', `/v1/memories/${ids[1]}`)).status, 204);
     const page = await changes(core, `since=${head_seq}`);
     const updated = page.changes.filter((c) => c.id === ids[0]);
@@ -845,7 +1026,14 @@ describe('v1 assemblies', () => {
     core = await startCore();
     const base = unitVector(1);
     for (let i = 0; i < 4; i++) {
-      members.push((await create(core, { content: `tide pool crab sighting ${i}`, embedding: nearDuplicate(base, i + 1) })).id);
+      members.push(
+        (
+          await create(core, {
+            content: `tide pool crab sighting ${i}`,
+            embedding: nearDuplicate(base, i + 1),
+          })
+        ).id,
+      );
     }
     loner = await create(core, { content: 'an unrelated thought', embedding: unitVector(999) });
   });
@@ -873,7 +1061,10 @@ describe('v1 assemblies', () => {
     const compat = await core.request('GET', '/assemblies');
     assert.equal(compat.status, 200);
     assert.equal(compat.body.success, true);
-    assert.ok((compat.body.assemblies as Assembly[]).some((a) => a.id === assemblyId), 'listed in /assemblies');
+    assert.ok(
+      (compat.body.assemblies as Assembly[]).some((a) => a.id === assemblyId),
+      'listed in /assemblies',
+    );
   });
 
   it('GET /v1/assemblies/:id lists the members; unknown id → 404', async () => {
@@ -884,7 +1075,10 @@ describe('v1 assemblies', () => {
     assert.deepEqual(sorted(a.members!), sorted(members));
     assert.equal(a.member_count, 4);
     assert.equal(a.composite_embedding!.length, 768);
-    assert.ok(cosine(a.composite_embedding!, unitVector(1)) > 0.99, 'the composite points at the shared direction');
+    assert.ok(
+      cosine(a.composite_embedding!, unitVector(1)) > 0.99,
+      'the composite points at the shared direction',
+    );
     assertError(await core.request('GET', '/v1/assemblies/asm_nope'), 404, 'not_found');
   });
 
@@ -896,9 +1090,13 @@ describe('v1 assemblies', () => {
     assert.equal(res.body.member_count, 3);
     const compat = await core.request('GET', `/assemblies/${assemblyId}`);
     assert.equal(compat.status, 200);
-    assert.ok(!(compat.body.assembly.memories as { id: string }[]).some((m) => m.id === members[0]), 'gone from the compat view');
+    assert.ok(
+      !(compat.body.assembly.memories as { id: string }[]).some((m) => m.id === members[0]),
+      'gone from the compat view',
+    );
     // Down to one member, the assembly dissolves.
-    for (const id of members.slice(1, 3)) assert.equal((await core.request('DELETE', `/v1/memories/${id}`)).status, 204);
+    for (const id of members.slice(1, 3))
+      assert.equal((await core.request('DELETE', `/v1/memories/${id}`)).status, 204);
     assertError(await core.request('GET', `/v1/assemblies/${assemblyId}`), 404, 'not_found');
     assert.deepEqual((await getMemory(core, members[3]!)).assemblies, []);
     assert.equal((await stats(core)).assembly_count, 0);

@@ -6,7 +6,15 @@ import { AppError, badRequest, conflict, notFound, parseJsonOrThrow, type App } 
 import type { MemoryCore, MemoryPatch, SearchMode, WireMemory } from '../memory-core.ts';
 import { parseEmbedding, vectorFromBase64 } from '../embeddings.ts';
 import { compileFilter } from '../filter.ts';
-import { assemblyView, hitView, memoryView, parseTime, parseUserEmotion, toNewMemory, type MemoryInputBody } from './views.ts';
+import {
+  assemblyView,
+  hitView,
+  memoryView,
+  parseTime,
+  parseUserEmotion,
+  toNewMemory,
+  type MemoryInputBody,
+} from './views.ts';
 
 const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:\\-]+$' });
 const Metadata = Type.Object({}, { additionalProperties: true });
@@ -49,7 +57,9 @@ const SearchBody = Type.Object(
   {
     query: Type.Optional(Type.String({ maxLength: 20_000 })),
     embedding: Type.Optional(Embedding),
-    mode: Type.Union([Type.Literal('vector'), Type.Literal('lexical'), Type.Literal('hybrid')], { default: 'hybrid' }),
+    mode: Type.Union([Type.Literal('vector'), Type.Literal('lexical'), Type.Literal('hybrid')], {
+      default: 'hybrid',
+    }),
     top_k: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
     threshold: Type.Optional(Type.Number({ minimum: -1, maximum: 1 })),
     filter: Type.Optional(Type.Object({}, { additionalProperties: true })),
@@ -71,11 +81,15 @@ const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 })
 export function registerV1(app: App, core: MemoryCore): void {
   const dim = core.options.dim;
 
-  app.post('/v1/memories', { schema: { tags: ['memories'], summary: 'Store one memory', body: MemoryInput } }, async (req, reply) => {
-    const [record] = await core.create([toNewMemory(req.body as MemoryInputBody, dim)]);
-    reply.code(201);
-    return memoryView(core, record!);
-  });
+  app.post(
+    '/v1/memories',
+    { schema: { tags: ['memories'], summary: 'Store one memory', body: MemoryInput } },
+    async (req, reply) => {
+      const [record] = await core.create([toNewMemory(req.body as MemoryInputBody, dim)]);
+      reply.code(201);
+      return memoryView(core, record!);
+    },
+  );
 
   app.post(
     '/v1/memories/batch',
@@ -102,7 +116,11 @@ export function registerV1(app: App, core: MemoryCore): void {
       reply.code(201);
       return {
         count: records.length,
-        items: records.map((r) => ({ id: r.id, quickrecal_score: r.quickrecal, created_at: new Date(r.createdAt).toISOString() })),
+        items: records.map((r) => ({
+          id: r.id,
+          quickrecal_score: r.quickrecal,
+          created_at: new Date(r.createdAt).toISOString(),
+        })),
       };
     },
   );
@@ -124,19 +142,33 @@ export function registerV1(app: App, core: MemoryCore): void {
     },
   );
 
-  app.get('/v1/memories', { schema: { tags: ['memories'], summary: 'List memories (cursor pagination, filters)', querystring: ListQuery } }, async (req) => {
-    const q = req.query as Record<string, unknown> & { limit: number; order: 'asc' | 'desc'; include_embedding: boolean };
-    const page = core.list({
-      filter: listFilter(q),
-      cursor: q.cursor as string | undefined,
-      limit: q.limit,
-      order: q.order,
-    });
-    return {
-      items: page.items.map((r) => memoryView(core, r, { embedding: q.include_embedding })),
-      next_cursor: page.nextCursor,
-    };
-  });
+  app.get(
+    '/v1/memories',
+    {
+      schema: {
+        tags: ['memories'],
+        summary: 'List memories (cursor pagination, filters)',
+        querystring: ListQuery,
+      },
+    },
+    async (req) => {
+      const q = req.query as Record<string, unknown> & {
+        limit: number;
+        order: 'asc' | 'desc';
+        include_embedding: boolean;
+      };
+      const page = core.list({
+        filter: listFilter(q),
+        cursor: q.cursor as string | undefined,
+        limit: q.limit,
+        order: q.order,
+      });
+      return {
+        items: page.items.map((r) => memoryView(core, r, { embedding: q.include_embedding })),
+        next_cursor: page.nextCursor,
+      };
+    },
+  );
 
   app.patch(
     '/v1/memories/:id',
@@ -179,10 +211,14 @@ export function registerV1(app: App, core: MemoryCore): void {
     },
   );
 
-  app.delete('/v1/memories/:id', { schema: { tags: ['memories'], summary: 'Delete a memory everywhere', params: IdParams } }, async (req, reply) => {
-    core.delete((req.params as { id: string }).id);
-    reply.code(204);
-  });
+  app.delete(
+    '/v1/memories/:id',
+    { schema: { tags: ['memories'], summary: 'Delete a memory everywhere', params: IdParams } },
+    async (req, reply) => {
+      core.delete((req.params as { id: string }).id);
+      reply.code(204);
+    },
+  );
 
   app.post(
     '/v1/memories/:id/boost',
@@ -192,7 +228,10 @@ export function registerV1(app: App, core: MemoryCore): void {
         summary: 'Add a delta to the QuickRecal score, with a reason (audit trail)',
         params: IdParams,
         body: Type.Object(
-          { delta: Type.Number({ minimum: -1, maximum: 1 }), reason: Type.String({ minLength: 1, maxLength: 500, default: 'manual' }) },
+          {
+            delta: Type.Number({ minimum: -1, maximum: 1 }),
+            reason: Type.String({ minLength: 1, maxLength: 500, default: 'manual' }),
+          },
           { additionalProperties: false },
         ),
       },
@@ -204,54 +243,77 @@ export function registerV1(app: App, core: MemoryCore): void {
     },
   );
 
-  app.post('/v1/search', { schema: { tags: ['search'], summary: 'Vector, lexical (BM25) or hybrid search', body: SearchBody } }, async (req) => {
-    const b = req.body as Record<string, unknown> & { mode: SearchMode; top_k: number; explain: boolean; include_embedding: boolean; track_access: boolean };
-    const started = performance.now();
-    const hits = await core.search({
-      query: b.query as string | undefined,
-      embedding: b.embedding === undefined ? undefined : parseEmbedding(b.embedding, dim),
-      mode: b.mode,
-      topK: b.top_k,
-      threshold: b.threshold as number | undefined,
-      filter: b.filter,
-      userId: b.user_id as string | undefined,
-      sessionId: b.session_id as string | undefined,
-      tags: b.tags as string[] | undefined,
-      since: parseTime(b.since, 'since') ?? undefined,
-      until: parseTime(b.until, 'until') ?? undefined,
-      userEmotion: parseUserEmotion(b.user_emotion),
-      explain: b.explain,
-      trackAccess: b.track_access,
-    });
-    return {
-      mode: b.mode,
-      took_ms: Math.round((performance.now() - started) * 100) / 100,
-      results: hits.map((h) => hitView(core, h, { embedding: b.include_embedding })),
-    };
-  });
+  app.post(
+    '/v1/search',
+    { schema: { tags: ['search'], summary: 'Vector, lexical (BM25) or hybrid search', body: SearchBody } },
+    async (req) => {
+      const b = req.body as Record<string, unknown> & {
+        mode: SearchMode;
+        top_k: number;
+        explain: boolean;
+        include_embedding: boolean;
+        track_access: boolean;
+      };
+      const started = performance.now();
+      const hits = await core.search({
+        query: b.query as string | undefined,
+        embedding: b.embedding === undefined ? undefined : parseEmbedding(b.embedding, dim),
+        mode: b.mode,
+        topK: b.top_k,
+        threshold: b.threshold as number | undefined,
+        filter: b.filter,
+        userId: b.user_id as string | undefined,
+        sessionId: b.session_id as string | undefined,
+        tags: b.tags as string[] | undefined,
+        since: parseTime(b.since, 'since') ?? undefined,
+        until: parseTime(b.until, 'until') ?? undefined,
+        userEmotion: parseUserEmotion(b.user_emotion),
+        explain: b.explain,
+        trackAccess: b.track_access,
+      });
+      return {
+        mode: b.mode,
+        took_ms: Math.round((performance.now() - started) * 100) / 100,
+        results: hits.map((h) => hitView(core, h, { embedding: b.include_embedding })),
+      };
+    },
+  );
 
-  app.get('/v1/export', { schema: { tags: ['transfer'], summary: 'Export memories as JSON lines (streamed)', querystring: Type.Omit(ListQuery, ['limit', 'cursor', 'order', 'include_embedding']) } }, async (req, reply) => {
-    const filter = listFilter(req.query as Record<string, unknown>);
-    const sql = compileFilter(filter);
-    async function* lines() {
-      let n = 0;
-      for (const r of core.store.iterate(sql)) {
-        const wire = core.toWire(r);
-        const { embedding_b64: _b64, ...rest } = wire;
-        yield `${JSON.stringify({ ...rest, embedding: Array.from(r.embedding) })}\n`;
-        // Let other requests run during a long export.
-        if (++n % 500 === 0) await new Promise((resolve) => setImmediate(resolve));
+  app.get(
+    '/v1/export',
+    {
+      schema: {
+        tags: ['transfer'],
+        summary: 'Export memories as JSON lines (streamed)',
+        querystring: Type.Omit(ListQuery, ['limit', 'cursor', 'order', 'include_embedding']),
+      },
+    },
+    async (req, reply) => {
+      const filter = listFilter(req.query as Record<string, unknown>);
+      const sql = compileFilter(filter);
+      async function* lines() {
+        let n = 0;
+        for (const r of core.store.iterate(sql)) {
+          const wire = core.toWire(r);
+          const { embedding_b64: _b64, ...rest } = wire;
+          yield `${JSON.stringify({ ...rest, embedding: Array.from(r.embedding) })}\n`;
+          // Let other requests run during a long export.
+          if (++n % 500 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
       }
-    }
-    reply.type('application/x-ndjson');
-    reply.header('content-disposition', 'attachment; filename="memories.jsonl"');
-    return reply.send(Readable.from(lines()));
-  });
+      reply.type('application/x-ndjson');
+      reply.header('content-disposition', 'attachment; filename="memories.jsonl"');
+      return reply.send(Readable.from(lines()));
+    },
+  );
 
   app.addContentTypeParser(['application/x-ndjson', 'application/jsonl'], (req, payload, done) => {
     // The parser is app-wide; JSON lines are only for the import.
     if (req.routeOptions.url !== '/v1/import') {
-      return done(new AppError(415, 'unsupported_media_type', 'JSON lines are accepted by POST /v1/import only'), undefined);
+      return done(
+        new AppError(415, 'unsupported_media_type', 'JSON lines are accepted by POST /v1/import only'),
+        undefined,
+      );
     }
     done(null, payload);
   });
@@ -263,7 +325,9 @@ export function registerV1(app: App, core: MemoryCore): void {
         tags: ['transfer'],
         summary: 'Import JSON lines (as exported); all or nothing',
         querystring: Type.Object({
-          on_conflict: Type.Union([Type.Literal('skip'), Type.Literal('replace'), Type.Literal('error')], { default: 'skip' }),
+          on_conflict: Type.Union([Type.Literal('skip'), Type.Literal('replace'), Type.Literal('error')], {
+            default: 'skip',
+          }),
         }),
       },
     },
@@ -290,7 +354,8 @@ export function registerV1(app: App, core: MemoryCore): void {
       // Conflicts are found before anything is written, so an import is all or nothing.
       if (onConflict === 'error') {
         for (const { wire } of parsed) {
-          if (core.store.getById(wire.id)) throw conflict('duplicate_id', `A memory with id ${wire.id} already exists`);
+          if (core.store.getById(wire.id))
+            throw conflict('duplicate_id', `A memory with id ${wire.id} already exists`);
         }
       }
       for (const { wire, embedding } of parsed) {
@@ -325,14 +390,22 @@ export function registerV1(app: App, core: MemoryCore): void {
     items: core.assemblies.all().map((a) => assemblyView(core, a, false)),
   }));
 
-  app.get('/v1/assemblies/:id', { schema: { tags: ['assemblies'], summary: 'An assembly with its members', params: IdParams } }, async (req) => {
-    const { id } = req.params as { id: string };
-    const a = core.store.assemblyById(id);
-    if (!a) throw notFound(`No assembly with id ${id}`, { id });
-    return assemblyView(core, core.assemblies.get(a.key) ?? a, true);
-  });
+  app.get(
+    '/v1/assemblies/:id',
+    { schema: { tags: ['assemblies'], summary: 'An assembly with its members', params: IdParams } },
+    async (req) => {
+      const { id } = req.params as { id: string };
+      const a = core.store.assemblyById(id);
+      if (!a) throw notFound(`No assembly with id ${id}`, { id });
+      return assemblyView(core, core.assemblies.get(a.key) ?? a, true);
+    },
+  );
 
-  app.get('/v1/stats', { schema: { tags: ['health'], summary: 'Counts, index, storage, replication lag' } }, async () => core.stats());
+  app.get(
+    '/v1/stats',
+    { schema: { tags: ['health'], summary: 'Counts, index, storage, replication lag' } },
+    async () => core.stats(),
+  );
 }
 
 function listFilter(q: Record<string, unknown>): unknown {
@@ -340,7 +413,8 @@ function listFilter(q: Record<string, unknown>): unknown {
   if (typeof q.filter === 'string') parts.push(parseJsonOrThrow(q.filter, 'the filter parameter'));
   if (typeof q.user_id === 'string') parts.push({ user_id: q.user_id });
   if (typeof q.session_id === 'string') parts.push({ session_id: q.session_id });
-  const tags = q.tag === undefined ? [] : (Array.isArray(q.tag) ? q.tag : [q.tag]).flatMap((t) => String(t).split(','));
+  const tags =
+    q.tag === undefined ? [] : (Array.isArray(q.tag) ? q.tag : [q.tag]).flatMap((t) => String(t).split(','));
   if (tags.length) parts.push({ tags: { $all: tags } });
   const since = parseTime(q.since, 'since');
   const until = parseTime(q.until, 'until');
@@ -349,11 +423,17 @@ function listFilter(q: Record<string, unknown>): unknown {
   return parts.length === 0 ? {} : { $and: parts };
 }
 
-function parseImportLine(text: string, line: number, dim: number): { wire: WireMemory; embedding: Float32Array } {
+function parseImportLine(
+  text: string,
+  line: number,
+  dim: number,
+): { wire: WireMemory; embedding: Float32Array } {
   const v = parseJsonOrThrow<Record<string, unknown>>(text, `line ${line}`);
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw badRequest('invalid_import', `line ${line}: not an object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw badRequest('invalid_import', `line ${line}: not an object`);
   const where = `line ${line}`;
-  if (typeof v.id !== 'string' || !/^[A-Za-z0-9_.:-]{1,128}$/.test(v.id)) throw badRequest('invalid_import', `${where}: id must be a string of letters, digits, _ . : -`);
+  if (typeof v.id !== 'string' || !/^[A-Za-z0-9_.:-]{1,128}$/.test(v.id))
+    throw badRequest('invalid_import', `${where}: id must be a string of letters, digits, _ . : -`);
   if (typeof v.content !== 'string') throw badRequest('invalid_import', `${where}: content must be a string`);
   const embedding =
     typeof v.embedding_b64 === 'string'
@@ -372,14 +452,20 @@ function parseImportLine(text: string, line: number, dim: number): { wire: WireM
     session_id: typeof v.session_id === 'string' ? v.session_id : null,
     importance: typeof v.importance === 'number' ? v.importance : null,
     quickrecal_score: Math.min(1, Math.max(0, num(v.quickrecal_score, 0.5))),
-    quickrecal_factors: isObject(v.quickrecal_factors) ? (v.quickrecal_factors as Record<string, number>) : {},
-    emotion: isObject(v.emotion) ? (v.emotion as WireMemory['emotion']) : { dominant: 'neutral', valence: 0, intensity: 0, scores: {} },
+    quickrecal_factors: isObject(v.quickrecal_factors)
+      ? (v.quickrecal_factors as Record<string, number>)
+      : {},
+    emotion: isObject(v.emotion)
+      ? (v.emotion as WireMemory['emotion'])
+      : { dominant: 'neutral', valence: 0, intensity: 0, scores: {} },
     created_at: num(v.created_at, now),
     updated_at: num(v.updated_at, now),
     event_time: typeof v.event_time === 'number' ? v.event_time : null,
     access_count: num(v.access_count, 0),
     last_access: typeof v.last_access === 'number' ? v.last_access : null,
-    surprise_events: Array.isArray(v.surprise_events) ? (v.surprise_events as WireMemory['surprise_events']) : [],
+    surprise_events: Array.isArray(v.surprise_events)
+      ? (v.surprise_events as WireMemory['surprise_events'])
+      : [],
   };
   return { wire, embedding };
 }

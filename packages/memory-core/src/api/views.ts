@@ -12,7 +12,11 @@ export interface ViewOptions {
   surprises?: boolean;
 }
 
-export function memoryView(core: MemoryCore, r: MemoryRecord, opts: ViewOptions = {}): Record<string, unknown> {
+export function memoryView(
+  core: MemoryCore,
+  r: MemoryRecord,
+  opts: ViewOptions = {},
+): Record<string, unknown> {
   const access = core.accessOf(r);
   const view: Record<string, unknown> = {
     id: r.id,
@@ -48,7 +52,11 @@ export function hitView(core: MemoryCore, h: SearchHit, opts: ViewOptions = {}):
 }
 
 /** The original service's memory shape: timestamps in seconds, `timestamp` = event time or creation. */
-export function compatView(core: MemoryCore, r: MemoryRecord, withEmbedding: boolean): Record<string, unknown> {
+export function compatView(
+  core: MemoryCore,
+  r: MemoryRecord,
+  withEmbedding: boolean,
+): Record<string, unknown> {
   const view: Record<string, unknown> = {
     id: r.id,
     content: r.content,
@@ -66,7 +74,11 @@ export function compatView(core: MemoryCore, r: MemoryRecord, withEmbedding: boo
   return view;
 }
 
-export function assemblyView(core: MemoryCore, a: AssemblyRecord, withMembers: boolean): Record<string, unknown> {
+export function assemblyView(
+  core: MemoryCore,
+  a: AssemblyRecord,
+  withMembers: boolean,
+): Record<string, unknown> {
   const view: Record<string, unknown> = {
     id: a.id,
     assembly_id: a.id,
@@ -123,7 +135,8 @@ export function toNewMemory(body: MemoryInputBody, dim: number, field = 'body'):
   return {
     id: body.id,
     content,
-    embedding: body.embedding === undefined ? undefined : parseEmbedding(body.embedding, dim, `${field}.embedding`),
+    embedding:
+      body.embedding === undefined ? undefined : parseEmbedding(body.embedding, dim, `${field}.embedding`),
     metadata,
     tags: body.tags ?? [],
     userId: body.user_id ?? stringOrNull(metadata.user_id),
@@ -151,7 +164,10 @@ export function parseUserEmotion(value: unknown): UserEmotion | undefined {
     if (dominant !== undefined && typeof dominant !== 'string') {
       throw badRequest('invalid_user_emotion', 'user_emotion.dominant must be a string');
     }
-    if (valence !== undefined && (typeof valence !== 'number' || !Number.isFinite(valence) || valence < -1 || valence > 1)) {
+    if (
+      valence !== undefined &&
+      (typeof valence !== 'number' || !Number.isFinite(valence) || valence < -1 || valence > 1)
+    ) {
       throw badRequest('invalid_user_emotion', 'user_emotion.valence must be a number in [-1, 1]');
     }
     return { dominant: dominant?.toLowerCase(), valence: valence as number | undefined };

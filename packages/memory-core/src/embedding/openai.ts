@@ -32,7 +32,9 @@ export class OpenAIEmbedder implements EmbeddingProvider {
       const [v] = await this.request(['dimension check']);
       got = v!.length;
     } catch (err) {
-      throw new ConfigError(`EMBEDDING_BASE_URL: the embedding server at ${this.url} failed: ${(err as Error).message}`);
+      throw new ConfigError(
+        `EMBEDDING_BASE_URL: the embedding server at ${this.url} failed: ${(err as Error).message}`,
+      );
     }
     if (got !== this.dim) {
       throw new ConfigError(
@@ -49,7 +51,11 @@ export class OpenAIEmbedder implements EmbeddingProvider {
       const vectors = await this.request(texts.slice(i, i + size));
       for (const v of vectors) {
         if (v.length !== this.dim) {
-          throw new AppError(502, 'embedding_dimension', `The embedding server returned ${v.length} values, expected ${this.dim}`);
+          throw new AppError(
+            502,
+            'embedding_dimension',
+            `The embedding server returned ${v.length} values, expected ${this.dim}`,
+          );
         }
         out.push(l2normalize(v));
       }
@@ -77,7 +83,11 @@ export class OpenAIEmbedder implements EmbeddingProvider {
         }
         if (!response.ok) {
           const text = await response.text();
-          throw new AppError(502, 'embedding_failed', `The embedding server answered ${response.status}: ${text.slice(0, 200)}`);
+          throw new AppError(
+            502,
+            'embedding_failed',
+            `The embedding server answered ${response.status}: ${text.slice(0, 200)}`,
+          );
         }
         const body = (await response.json()) as { data?: { index?: number; embedding?: unknown }[] };
         if (!Array.isArray(body.data) || body.data.length !== input.length) {
@@ -85,8 +95,15 @@ export class OpenAIEmbedder implements EmbeddingProvider {
         }
         const sorted = [...body.data].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
         return sorted.map((d) => {
-          if (!Array.isArray(d.embedding) || d.embedding.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
-            throw new AppError(502, 'embedding_failed', 'The embedding server returned a non-numeric embedding');
+          if (
+            !Array.isArray(d.embedding) ||
+            d.embedding.some((x) => typeof x !== 'number' || !Number.isFinite(x))
+          ) {
+            throw new AppError(
+              502,
+              'embedding_failed',
+              'The embedding server returned a non-numeric embedding',
+            );
           }
           return Float32Array.from(d.embedding as number[]);
         });
@@ -95,6 +112,10 @@ export class OpenAIEmbedder implements EmbeddingProvider {
         lastError = err;
       }
     }
-    throw new AppError(502, 'embedding_unavailable', `The embedding server did not answer: ${(lastError as Error)?.message ?? 'unknown error'}`);
+    throw new AppError(
+      502,
+      'embedding_unavailable',
+      `The embedding server did not answer: ${(lastError as Error)?.message ?? 'unknown error'}`,
+    );
   }
 }
