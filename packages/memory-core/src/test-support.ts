@@ -10,12 +10,12 @@ export interface TestCore {
   dir: string;
   instance: ServiceInstance;
   /** JSON request helper: returns status and parsed body (loosely typed: tests read many shapes). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   request(
     method: string,
     path: string,
     body?: unknown,
     headers?: Record<string, string>,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
   ): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
   /** Stops and removes the data directory. */
