@@ -40,7 +40,7 @@ export const memoryCoreSchema = z.object({
     .int(384, 8, 4096)
     .describe('HNSW beam width for queries (recall versus latency)'),
   INDEX_QUANTIZATION: z
-    .enum(['f32', 'bf16', 'f16'])
+    .enum(['f32', 'bf16', 'f16', 'i8'])
     .default('bf16')
     .describe('Precision of vectors inside the index; reported similarities are always exact float32'),
   INDEX_SNAPSHOT_EVERY: env

@@ -28,7 +28,7 @@ export interface IndexOptions {
   expansionSearch: number;
   /** Beam width for queries: usearch searches with max(ef, k), so queries ask for this many candidates. */
   queryBeam: number;
-  quantization: 'f32' | 'bf16' | 'f16';
+  quantization: 'f32' | 'bf16' | 'f16' | 'i8';
   threads: number;
 }
 
