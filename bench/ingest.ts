@@ -8,6 +8,7 @@
 // (each flag also reads BENCH_<FLAG> from the environment, e.g. BENCH_BATCH_N=5000).
 import { expectStatus, getJson, request, runPool, closeAgents } from './lib/http.ts';
 import {
+  type Encoding,
   SyntheticData,
   mb,
   removeDir,
@@ -75,12 +76,12 @@ function report(p: Phase, goal: number): Record<string, unknown> {
   };
 }
 
-async function batched(): Promise<Record<string, unknown>> {
+async function batched(encoding: Encoding): Promise<Record<string, unknown>> {
   log(`batched: generating and serialising ${batchN} memories`);
   const chunk = data.memories(0, batchN);
   const bodies: Buffer[] = [];
   for (let from = 0; from < batchN; from += batchSize)
-    bodies.push(data.batchBody(chunk, from, Math.min(batchN, from + batchSize)));
+    bodies.push(data.batchBody(chunk, from, Math.min(batchN, from + batchSize), 'm', encoding));
   const warm = data.memories(50_000_000, 100);
   const warmBody = data.batchBody(warm, 0, warm.count, 'w');
   const server = await startServer({ env: serverEnv });
@@ -103,6 +104,7 @@ async function batched(): Promise<Record<string, unknown>> {
     log(`batched: ${JSON.stringify(out.memories_per_s)}`);
     return {
       ...out,
+      embedding_encoding: encoding,
       batch_size: batchSize,
       in_flight: batchConcurrency,
       body_mb_per_request: mb(bodies[0]!.length),
@@ -123,11 +125,11 @@ async function batched(): Promise<Record<string, unknown>> {
   }
 }
 
-async function single(): Promise<Record<string, unknown>> {
+async function single(encoding: Encoding): Promise<Record<string, unknown>> {
   log(`single: generating and serialising ${singleN} memories`);
   const chunk = data.memories(0, singleN);
   const bodies: Buffer[] = [];
-  for (let n = 0; n < singleN; n++) bodies.push(data.memoryBody(chunk, n));
+  for (let n = 0; n < singleN; n++) bodies.push(data.memoryBody(chunk, n, 'm', encoding));
   const warm = data.memories(50_000_000, 200);
   const server = await startServer({ env: serverEnv });
   try {
@@ -153,6 +155,7 @@ async function single(): Promise<Record<string, unknown>> {
     log(`single: ${JSON.stringify(out.memories_per_s)}`);
     return {
       ...out,
+      embedding_encoding: encoding,
       in_flight: singleConcurrency,
       body_kb_per_request: round(bodies[0]!.length / 1024, 1),
       warm_up: '200 single requests before timing (not counted)',
@@ -179,8 +182,11 @@ const result: Record<string, unknown> = {
   data: data.describe(),
   note: 'client and server share the machine; a fresh store (temporary directory) per mode; ids are client-supplied',
 };
-if (batchN > 0) result.batched = await batched();
-if (singleN > 0) result.single = await single();
+// Embeddings as JSON numbers (`embedding`) and as base64 float32 (`embedding_b64`, the compact form the API accepts).
+if (batchN > 0) result.batched = await batched('json');
+if (batchN > 0) result.batched_b64 = await batched('b64');
+if (singleN > 0) result.single = await single('json');
+if (singleN > 0) result.single_b64 = await single('b64');
 result.total_s = round((Date.now() - started) / 1000, 1);
 closeAgents();
 emit(result);

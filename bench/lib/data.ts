@@ -17,6 +17,9 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { log } from './util.ts';
 
+/** How a request carries an embedding: JSON numbers (`embedding`) or base64 float32 (`embedding_b64`). */
+export type Encoding = 'json' | 'b64';
+
 export interface DataParams {
   dim: number;
   clusters: number;
@@ -328,26 +331,47 @@ export class SyntheticData {
     chunk: Chunk & { raw: Float32Array },
     n: number,
     idPrefix: string,
+    encoding: Encoding,
   ): void {
-    w.text(`{"id":"${idPrefix}${chunk.start + n}","content":${JSON.stringify(chunk.texts[n])},"embedding":`);
-    this.writeVector(w, chunk.raw, n);
+    w.text(`{"id":"${idPrefix}${chunk.start + n}","content":${JSON.stringify(chunk.texts[n])},`);
+    if (encoding === 'b64') {
+      const dim = this.params.dim;
+      const row = chunk.raw.subarray(n * dim, (n + 1) * dim);
+      w.text(
+        `"embedding_b64":"${Buffer.from(row.buffer, row.byteOffset, row.byteLength).toString('base64')}"`,
+      );
+    } else {
+      w.text('"embedding":');
+      this.writeVector(w, chunk.raw, n);
+    }
     w.byte(0x7d); // }
   }
 
   /** The POST /v1/memories body of memory row n of a chunk (id `<idPrefix><index>`). */
-  memoryBody(chunk: Chunk & { raw: Float32Array }, n: number, idPrefix = 'm'): Buffer {
+  memoryBody(
+    chunk: Chunk & { raw: Float32Array },
+    n: number,
+    idPrefix = 'm',
+    encoding: Encoding = 'json',
+  ): Buffer {
     const w = new ByteWriter(this.params.dim * 12 + 512);
-    this.writeMemory(w, chunk, n, idPrefix);
+    this.writeMemory(w, chunk, n, idPrefix, encoding);
     return w.done();
   }
 
   /** A POST /v1/memories/batch body for rows from..to-1 of a chunk. */
-  batchBody(chunk: Chunk & { raw: Float32Array }, from: number, to: number, idPrefix = 'm'): Buffer {
+  batchBody(
+    chunk: Chunk & { raw: Float32Array },
+    from: number,
+    to: number,
+    idPrefix = 'm',
+    encoding: Encoding = 'json',
+  ): Buffer {
     const w = new ByteWriter((to - from) * (this.params.dim * 11 + 256) + 64);
     w.text('{"memories":[');
     for (let n = from; n < to; n++) {
       if (n > from) w.byte(0x2c);
-      this.writeMemory(w, chunk, n, idPrefix);
+      this.writeMemory(w, chunk, n, idPrefix, encoding);
     }
     w.text(']}');
     return w.done();

@@ -41,7 +41,7 @@ export const memoryCoreSchema = z.object({
     .describe('HNSW beam width for queries (recall versus latency)'),
   INDEX_QUANTIZATION: z
     .enum(['f32', 'bf16', 'f16', 'i8'])
-    .default('bf16')
+    .default('i8')
     .describe('Precision of vectors inside the index; reported similarities are always exact float32'),
   INDEX_SNAPSHOT_EVERY: env
     .int(10000, 100)

@@ -27,8 +27,34 @@ export function parseEmbedding(value: unknown, dim: number, field = 'embedding')
       throw badRequest('invalid_embedding', `${field}[${i}] overflows float32`, { index: i });
     }
   }
+  return normalised(out, field);
+}
+
+/** A client embedding given as base64 of little-endian float32 values (about 6× less to parse than JSON). */
+export function parseEmbeddingB64(value: unknown, dim: number, field = 'embedding_b64'): Float32Array {
+  if (typeof value !== 'string') throw badRequest('invalid_embedding', `${field} must be a base64 string`);
+  const out = vectorFromBase64(value, dim, field);
+  return normalised(out, field);
+}
+
+/** `embedding` (numbers) or `embedding_b64`, not both; undefined when neither is given. */
+export function readEmbedding(
+  body: { embedding?: unknown; embedding_b64?: unknown },
+  dim: number,
+  field: string,
+): Float32Array | undefined {
+  if (body.embedding !== undefined && body.embedding_b64 !== undefined) {
+    throw badRequest('invalid_embedding', `${field}: give embedding or embedding_b64, not both`);
+  }
+  if (body.embedding_b64 !== undefined)
+    return parseEmbeddingB64(body.embedding_b64, dim, `${field}.embedding_b64`);
+  if (body.embedding !== undefined) return parseEmbedding(body.embedding, dim, `${field}.embedding`);
+  return undefined;
+}
+
+function normalised(out: Float32Array, field: string): Float32Array {
   let norm = 0;
-  for (let i = 0; i < dim; i++) norm += out[i]! * out[i]!;
+  for (let i = 0; i < out.length; i++) norm += out[i]! * out[i]!;
   if (norm === 0 || !Number.isFinite(norm)) {
     throw badRequest('invalid_embedding', `${field} is a zero vector (or overflows); it has no direction`);
   }
@@ -48,7 +74,7 @@ export function vectorToBase64(v: Float32Array): string {
 
 export function vectorFromBase64(text: string, dim: number, field = 'embedding_b64'): Float32Array {
   const bytes = Buffer.from(text, 'base64');
-  if (bytes.byteLength !== dim * 4) {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || bytes.byteLength !== dim * 4) {
     throw badRequest(
       'invalid_embedding',
       `${field} decodes to ${bytes.byteLength / 4} values; expected ${dim}`,

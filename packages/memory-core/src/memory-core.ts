@@ -82,6 +82,8 @@ export interface SearchRequest {
   threshold?: number;
   explain?: boolean;
   trackAccess?: boolean;
+  /** relevance (default) or raw similarity. */
+  rankBy?: 'relevance' | 'similarity';
 }
 
 export interface SearchHit {
@@ -577,15 +579,6 @@ export class MemoryCore {
         if (c) c.lexical = score;
         else candidates.set(key, { key, lexical: score });
       }
-      if (req.mode === 'hybrid') {
-        // Vector-only candidates may still match the words a little: score them exactly.
-        const missing = [...candidates.values()].filter((c) => c.lexical === undefined).map((c) => c.key);
-        if (missing.length) {
-          for (const { key, score } of this.store.lexical(match, filter, missing.length, missing)) {
-            candidates.get(key)!.lexical = score;
-          }
-        }
-      }
     }
     if (candidates.size === 0) return [];
     const records = this.store.getManyByKeys([...candidates.keys()]);
@@ -637,7 +630,9 @@ export class MemoryCore {
       }
       hits.push(hit);
     }
-    hits.sort((a, b) => b.relevance - a.relevance || a.memory.key - b.memory.key);
+    if (req.rankBy === 'similarity')
+      hits.sort((a, b) => b.similarity - a.similarity || a.memory.key - b.memory.key);
+    else hits.sort((a, b) => b.relevance - a.relevance || a.memory.key - b.memory.key);
     const top = hits.slice(0, req.topK);
     if (req.trackAccess !== false) this.noteAccess(top, memberships, now);
     return top;

@@ -414,17 +414,18 @@ export class MemoryStore {
     return new Set(rows);
   }
 
-  /** BM25 over FTS5 (higher is better), restricted by the filter and optionally to some keys. */
-  lexical(match: string, filter: Sql, limit: number, onlyKeys?: number[]): { key: number; score: number }[] {
-    const keyClause = onlyKeys ? ` AND f.rowid IN (${onlyKeys.map(() => '?').join(',')})` : '';
-    const sql = `SELECT f.rowid AS key, -bm25(memories_fts) AS score FROM memories_fts f
+  /** BM25 over FTS5 (higher is better), restricted by the filter. */
+  lexical(match: string, filter: Sql, limit: number): { key: number; score: number }[] {
+    // Without a filter FTS5 ranks on its own (no join); `rank` is bm25 here.
+    const sql =
+      filter.sql === '1'
+        ? `SELECT rowid AS key, -rank AS score FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?`
+        : `SELECT f.rowid AS key, -bm25(memories_fts) AS score FROM memories_fts f
       JOIN memories m ON m.key = f.rowid
-      WHERE memories_fts MATCH ?${keyClause} AND ${filter.sql}
+      WHERE memories_fts MATCH ? AND ${filter.sql}
       ORDER BY bm25(memories_fts) LIMIT ?`;
-    return this.db.prepare(sql).all(match, ...(onlyKeys ?? []), ...filter.params, limit) as {
-      key: number;
-      score: number;
-    }[];
+    const params = filter.sql === '1' ? [match, limit] : [match, ...filter.params, limit];
+    return this.db.prepare(sql).all(...params) as { key: number; score: number }[];
   }
 
   list(filter: Sql, afterKey: number, limit: number, order: 'asc' | 'desc'): MemoryRecord[] {

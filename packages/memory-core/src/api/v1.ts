@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import { AppError, badRequest, conflict, notFound, parseJsonOrThrow, type App } from '@synthians/kit';
 import type { MemoryCore, MemoryPatch, SearchMode, WireMemory } from '../memory-core.ts';
-import { parseEmbedding, vectorFromBase64 } from '../embeddings.ts';
+import { parseEmbedding, readEmbedding, vectorFromBase64 } from '../embeddings.ts';
 import { compileFilter } from '../filter.ts';
 import {
   assemblyView,
@@ -21,12 +21,17 @@ const Metadata = Type.Object({}, { additionalProperties: true });
 const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 64 });
 const Time = Type.Union([Type.String({ maxLength: 64 }), Type.Number()]);
 const Embedding = Type.Array(Type.Any(), { description: 'EMBEDDING_DIM finite numbers' });
+const EmbeddingB64 = Type.String({
+  maxLength: 65536,
+  description: 'the embedding as base64 of little-endian float32 values (compact alternative to `embedding`)',
+});
 
 export const MemoryInput = Type.Object(
   {
     id: Type.Optional(Id),
     content: Type.Optional(Type.String({ maxLength: 200_000 })),
     embedding: Type.Optional(Embedding),
+    embedding_b64: Type.Optional(EmbeddingB64),
     metadata: Type.Optional(Metadata),
     tags: Type.Optional(Tags),
     user_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
@@ -57,6 +62,7 @@ const SearchBody = Type.Object(
   {
     query: Type.Optional(Type.String({ maxLength: 20_000 })),
     embedding: Type.Optional(Embedding),
+    embedding_b64: Type.Optional(EmbeddingB64),
     mode: Type.Union([Type.Literal('vector'), Type.Literal('lexical'), Type.Literal('hybrid')], {
       default: 'hybrid',
     }),
@@ -70,6 +76,11 @@ const SearchBody = Type.Object(
     until: Type.Optional(Time),
     user_emotion: Type.Optional(Type.Any()),
     explain: Type.Boolean({ default: false }),
+    rank_by: Type.Union([Type.Literal('relevance'), Type.Literal('similarity')], {
+      default: 'relevance',
+      description:
+        'relevance (similarity fused with QuickRecal, recency, assemblies, emotion) or raw similarity',
+    }),
     include_embedding: Type.Boolean({ default: false }),
     track_access: Type.Boolean({ default: true }),
   },
@@ -181,6 +192,7 @@ export function registerV1(app: App, core: MemoryCore): void {
           {
             content: Type.Optional(Type.String({ minLength: 1, maxLength: 200_000 })),
             embedding: Type.Optional(Embedding),
+            embedding_b64: Type.Optional(EmbeddingB64),
             metadata: Type.Optional(Metadata),
             merge_metadata: Type.Boolean({ default: false }),
             tags: Type.Optional(Tags),
@@ -200,7 +212,7 @@ export function registerV1(app: App, core: MemoryCore): void {
       }
       const patch: MemoryPatch = {
         content: b.content as string | undefined,
-        embedding: b.embedding === undefined ? undefined : parseEmbedding(b.embedding, dim),
+        embedding: readEmbedding(b, dim, 'body'),
         metadata: b.metadata as Record<string, unknown> | undefined,
         mergeMetadata: b.merge_metadata as boolean,
         tags: b.tags as string[] | undefined,
@@ -257,8 +269,9 @@ export function registerV1(app: App, core: MemoryCore): void {
       const started = performance.now();
       const hits = await core.search({
         query: b.query as string | undefined,
-        embedding: b.embedding === undefined ? undefined : parseEmbedding(b.embedding, dim),
+        embedding: readEmbedding(b as { embedding?: unknown }, dim, 'body'),
         mode: b.mode,
+        rankBy: b.rank_by as 'relevance' | 'similarity',
         topK: b.top_k,
         threshold: b.threshold as number | undefined,
         filter: b.filter,

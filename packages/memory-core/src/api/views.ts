@@ -2,7 +2,7 @@
 import { badRequest } from '@synthians/kit';
 import type { MemoryCore, NewMemory, SearchHit } from '../memory-core.ts';
 import type { AssemblyRecord, MemoryRecord } from '../store.ts';
-import { parseEmbedding } from '../embeddings.ts';
+import { readEmbedding } from '../embeddings.ts';
 import type { UserEmotion } from '../relevance.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -117,6 +117,7 @@ export interface MemoryInputBody {
   id?: string;
   content?: string;
   embedding?: unknown;
+  embedding_b64?: string;
   metadata?: Record<string, unknown>;
   tags?: string[];
   user_id?: string;
@@ -127,7 +128,8 @@ export interface MemoryInputBody {
 
 export function toNewMemory(body: MemoryInputBody, dim: number, field = 'body'): NewMemory {
   const content = body.content ?? '';
-  if (content.trim() === '' && body.embedding === undefined) {
+  const embedding = readEmbedding(body, dim, field);
+  if (content.trim() === '' && embedding === undefined) {
     throw badRequest('missing_content', `${field}: a memory needs content or an embedding`);
   }
   const metadata = body.metadata ?? {};
@@ -135,8 +137,7 @@ export function toNewMemory(body: MemoryInputBody, dim: number, field = 'body'):
   return {
     id: body.id,
     content,
-    embedding:
-      body.embedding === undefined ? undefined : parseEmbedding(body.embedding, dim, `${field}.embedding`),
+    embedding,
     metadata,
     tags: body.tags ?? [],
     userId: body.user_id ?? stringOrNull(metadata.user_id),
