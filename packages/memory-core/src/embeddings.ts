@@ -74,7 +74,9 @@ export function vectorToBase64(v: Float32Array): string {
 
 export function vectorFromBase64(text: string, dim: number, field = 'embedding_b64'): Float32Array {
   const bytes = Buffer.from(text, 'base64');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || bytes.byteLength !== dim * 4) {
+  // Canonical base64 of dim·4 bytes has exactly this length; Node drops characters outside the alphabet, so any
+  // stray character makes the decoded length come up short (no regex over kilobytes per vector).
+  if (text.length !== Math.ceil((dim * 4) / 3) * 4 || bytes.byteLength !== dim * 4) {
     throw badRequest(
       'invalid_embedding',
       `${field} decodes to ${bytes.byteLength / 4} values; expected ${dim}`,

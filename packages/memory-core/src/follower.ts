@@ -59,7 +59,7 @@ export class Follower implements ReplicationState {
         });
         if (!response.ok) throw new Error(`primary answered HTTP ${response.status}`);
         const page = (await response.json()) as { changes: WireChange[]; last_seq: number; head_seq: number };
-        this.core.applyReplicated(page.changes, page.last_seq);
+        await this.core.applyReplicated(page.changes, page.last_seq);
         this.upstreamHead = page.head_seq;
         this.lastContact = Date.now();
         if (this.lastError) this.log.info({ upstream: this.upstream }, 'replication resumed');

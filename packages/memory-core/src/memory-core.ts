@@ -27,7 +27,7 @@ import {
   type MemoryRecord,
   type SurpriseEvent,
 } from './store.ts';
-import { VectorIndex, type IndexOptions } from './vector-index.ts';
+import { VectorIndex, type IndexOptions, type Neighbours } from './vector-index.ts';
 
 export interface MemoryCoreOptions {
   dir: string;
@@ -63,6 +63,13 @@ export interface MemoryPatch {
   tags?: string[];
   eventTime?: number | null;
   importance?: number | null;
+}
+
+type Prepared = NewMemory & { emotion: EmotionResult };
+interface Staged {
+  items: Prepared[];
+  keys: number[];
+  indexed: Promise<Neighbours[]>;
 }
 
 export type SearchMode = 'vector' | 'lexical' | 'hybrid';
@@ -108,13 +115,16 @@ export class MemoryCore {
   private pendingAccess = new Map<number, { count: number; last: number }>();
   private pendingActivations = new Map<number, number>();
   private waiters = new Set<() => void>();
+  private flushScheduled = false;
+  private nextFreeKey = 0;
   private pendingWrites: {
-    items: NewMemory[];
+    items: Prepared[];
     resolve: (r: MemoryRecord[]) => void;
     reject: (e: unknown) => void;
   }[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private writeChain: Promise<void> = Promise.resolve();
   private closing = false;
   readonly startedAt = Date.now();
   replication: ReplicationState | undefined;
@@ -129,7 +139,11 @@ export class MemoryCore {
     this.assemblies = new Assemblies(this.store, options.assemblies);
   }
 
-  static open(options: MemoryCoreOptions, embedder: EmbeddingProvider, log: Logger): MemoryCore {
+  static async open(
+    options: MemoryCoreOptions,
+    embedder: EmbeddingProvider,
+    log: Logger,
+  ): Promise<MemoryCore> {
     const core = new MemoryCore(
       {
         ...options,
@@ -140,8 +154,14 @@ export class MemoryCore {
       embedder,
       log,
     );
-    core.checkDimension();
-    core.recoverIndex();
+    try {
+      core.checkDimension();
+      await core.recoverIndex();
+    } catch (err) {
+      await core.index.close();
+      core.store.close();
+      throw err;
+    }
     core.flushTimer = setInterval(() => core.flushAccess(), 2000);
     core.flushTimer.unref();
     return core;
@@ -161,9 +181,9 @@ export class MemoryCore {
 
   // ---- index recovery -------------------------------------------------------------------------------------
 
-  private recoverIndex(): void {
+  private async recoverIndex(): Promise<void> {
     const started = performance.now();
-    const loaded = this.index.loadSnapshot();
+    const loaded = await this.index.loadSnapshot();
     const count = this.store.count();
     if (!loaded.ok) {
       if (count > 0 || loaded.reason !== 'no snapshot') {
@@ -172,16 +192,16 @@ export class MemoryCore {
           'vector index snapshot unusable; rebuilding from the store',
         );
       }
-      this.rebuildIndex();
+      await this.rebuildIndex();
     } else {
-      const applied = this.catchUp(loaded.seq);
+      const applied = await this.catchUp(loaded.seq);
       this.snapshotSeq = loaded.seq;
       if (this.index.size !== count) {
         this.log.warn(
           { index: this.index.size, memories: count },
           'vector index disagrees with the store; rebuilding',
         );
-        this.rebuildIndex();
+        await this.rebuildIndex();
       } else if (applied > 0) {
         this.changesSinceSnapshot = applied;
       }
@@ -193,7 +213,7 @@ export class MemoryCore {
   }
 
   /** Replays the change log after the snapshot's seq into the index, in batches (multi-threaded adds). */
-  private catchUp(fromSeq: number): number {
+  private async catchUp(fromSeq: number): Promise<number> {
     let applied = 0;
     let seq = fromSeq;
     for (;;) {
@@ -209,40 +229,42 @@ export class MemoryCore {
       for (let i = 0; i < keys.length; i += 500) {
         for (const [key, r] of this.store.embeddingsOf(keys.slice(i, i + 500))) present.set(key, r);
       }
-      for (const key of keys) if (!present.has(key)) this.index.remove(key);
+      await this.index.remove(keys.filter((key) => !present.has(key)));
       const addKeys = [...present.keys()];
       const matrix = new Float32Array(addKeys.length * this.options.dim);
       addKeys.forEach((key, i) => matrix.set(present.get(key)!, i * this.options.dim));
-      this.index.add(addKeys, matrix);
+      await this.index.add(addKeys, matrix);
     }
     return applied;
   }
 
-  private rebuildIndex(): void {
-    this.index.clear();
+  private async rebuildIndex(): Promise<void> {
+    await this.index.clear();
     const batch = 4096;
     let keys: number[] = [];
     let matrix = new Float32Array(batch * this.options.dim);
-    const flush = () => {
-      if (keys.length) this.index.add(keys, matrix.subarray(0, keys.length * this.options.dim));
-      keys = [];
-      matrix = new Float32Array(batch * this.options.dim);
-    };
     const head = this.store.headSeq();
+    const pending: Promise<void>[] = [];
     for (const { key, embedding } of this.store.allEmbeddings()) {
       matrix.set(embedding, keys.length * this.options.dim);
       keys.push(key);
-      if (keys.length === batch) flush();
+      if (keys.length === batch) {
+        pending.push(this.index.add(keys, matrix));
+        keys = [];
+        matrix = new Float32Array(batch * this.options.dim);
+      }
     }
-    flush();
-    this.snapshot(head);
+    if (keys.length) pending.push(this.index.add(keys, matrix.subarray(0, keys.length * this.options.dim)));
+    await Promise.all(pending);
+    await this.snapshot(head);
   }
 
-  private snapshot(seq = this.store.headSeq()): void {
+  /** Saves the index as of `seq`: call when every index operation up to `seq` has been sent. */
+  private async snapshot(seq = this.store.headSeq()): Promise<void> {
     const started = performance.now();
-    this.index.saveSnapshot(seq);
-    this.snapshotSeq = seq;
     this.changesSinceSnapshot = 0;
+    await this.index.saveSnapshot(seq);
+    this.snapshotSeq = seq;
     this.log.debug({ seq, ms: Math.round(performance.now() - started) }, 'index snapshot written');
   }
 
@@ -250,7 +272,20 @@ export class MemoryCore {
     this.changesSinceSnapshot += count;
     for (const wake of this.waiters) wake();
     this.waiters.clear();
-    if (this.changesSinceSnapshot >= this.options.snapshotEvery) this.snapshot();
+    if (this.changesSinceSnapshot >= this.options.snapshotEvery) {
+      // Queued in the worker behind every index operation sent so far; the main thread goes on meanwhile.
+      this.snapshot().catch((err: Error) => this.log.error({ err: err.message }, 'index snapshot failed'));
+    }
+  }
+
+  /** Runs writes one at a time (keys, index updates and commits must not interleave). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writeChain.then(fn);
+    this.writeChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   private assertWritable(): void {
@@ -284,68 +319,104 @@ export class MemoryCore {
         item.embeddingModel = this.embedder.model;
       });
     }
-    return this.enqueue(items);
+    // Emotion is read here, outside the write queue, so that it overlaps with the commit of earlier writes.
+    return this.enqueue(items.map((item) => ({ ...item, emotion: analyzeEmotion(item.content) })));
   }
 
   /**
-   * Group commit: writes that arrive in the same event-loop turn share one transaction (one fsync) and one
-   * multi-threaded index update. If the group fails, each request is retried alone so one bad request fails alone.
+   * Group commit: writes that arrive while earlier ones are being committed share one transaction (one fsync) and
+   * one index update. If the group fails, each request is retried alone so that one bad request fails alone.
    */
-  private enqueue(items: NewMemory[]): Promise<MemoryRecord[]> {
+  private enqueue(items: Prepared[]): Promise<MemoryRecord[]> {
     return new Promise((resolve, reject) => {
       this.pendingWrites.push({ items, resolve, reject });
-      if (this.pendingWrites.length === 1) setImmediate(() => this.flushWrites());
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flushWrites());
+      }
     });
   }
 
-  private flushWrites(): void {
+  /**
+   * Two stages, so that consecutive groups overlap: (1) at once, keys are reserved and the vectors sent to the index
+   * worker, which adds them and looks up their neighbours; (2) in order, under the write lock, the group commits.
+   * The worker can index group n+1 while the main thread commits group n.
+   */
+  private async flushWrites(): Promise<void> {
+    this.flushScheduled = false;
     const group = this.pendingWrites;
     this.pendingWrites = [];
     if (group.length === 0) return;
+    let staged: Staged | undefined;
     try {
-      const records = this.commitNew(group.flatMap((g) => g.items));
-      let at = 0;
-      for (const g of group) {
-        g.resolve(records.slice(at, at + g.items.length));
-        at += g.items.length;
-      }
+      staged = this.stage(group.flatMap((g) => g.items));
     } catch (err) {
-      if (group.length === 1) {
-        group[0]!.reject(err);
-        return;
-      }
-      for (const g of group) {
-        try {
-          g.resolve(this.commitNew(g.items));
-        } catch (e) {
-          g.reject(e);
+      for (const g of group) g.reject(err);
+      return;
+    }
+    const first = staged;
+    await this.serial(async () => {
+      try {
+        const records = await this.commitStaged(first);
+        let at = 0;
+        for (const g of group) {
+          g.resolve(records.slice(at, at + g.items.length));
+          at += g.items.length;
+        }
+      } catch (err) {
+        if (group.length === 1) {
+          group[0]!.reject(err);
+          return;
+        }
+        // One request spoiled the group: retry each alone, so that only it fails.
+        for (const g of group) {
+          try {
+            g.resolve(await this.commitStaged(this.stage(g.items)));
+          } catch (e) {
+            g.reject(e);
+          }
         }
       }
-    }
+    });
   }
 
-  private commitNew(items: NewMemory[]): MemoryRecord[] {
+  /** Reserves keys (never reused, even if the commit fails) for new memories or replicas. */
+  private allocateKeys(n: number): number {
+    const first = Math.max(this.nextFreeKey, this.store.nextKey());
+    this.nextFreeKey = first + n;
+    return first;
+  }
+
+  private stage(items: Prepared[]): Staged {
     this.assertWritable();
-    const seen = new Set<string>();
-    for (const item of items) {
-      if (item.id === undefined) continue;
-      if (seen.has(item.id) || this.store.keyOf(item.id) !== undefined) {
-        throw new AppError(409, 'duplicate_id', `A memory with id ${item.id} already exists`);
-      }
-      seen.add(item.id);
-    }
     const dim = this.options.dim;
-    const now = Date.now();
-    const emotions = items.map((i) => analyzeEmotion(i.content));
-    const firstKey = this.store.nextKey();
+    const firstKey = this.allocateKeys(items.length);
     const keys = items.map((_, n) => firstKey + n);
     const matrix = new Float32Array(items.length * dim);
     items.forEach((item, n) => matrix.set(item.embedding!, n * dim));
-    // Added before the commit so that each memory sees the earlier ones of its batch as neighbours; taken out again
-    // if the commit fails.
-    this.index.add(keys, matrix);
+    // Added before the commit so that each memory sees the earlier ones (its batch's and earlier groups') as
+    // neighbours; taken out again if the commit fails.
+    const indexed = Promise.all([
+      this.index.add(keys, matrix),
+      this.index.neighboursBatch(matrix, items.length, neighbourCount + 1),
+    ]).then(([, neighbours]) => neighbours);
+    indexed.catch(() => undefined); // awaited in commitStaged
+    return { items, keys, indexed };
+  }
+
+  private async commitStaged({ items, keys, indexed }: Staged): Promise<MemoryRecord[]> {
     try {
-      const neighbours = this.index.neighboursBatch(matrix, items.length, neighbourCount + 1);
+      const neighbours = await indexed;
+      this.assertWritable();
+      const seen = new Set<string>();
+      for (const item of items) {
+        if (item.id === undefined) continue;
+        if (seen.has(item.id) || this.store.keyOf(item.id) !== undefined) {
+          throw new AppError(409, 'duplicate_id', `A memory with id ${item.id} already exists`);
+        }
+        seen.add(item.id);
+      }
+      const now = Date.now();
       const records: MemoryRecord[] = [];
       this.store.transaction(() => {
         items.forEach((item, n) => {
@@ -355,7 +426,7 @@ export class MemoryCore {
             {
               content: item.content,
               importance: item.importance,
-              emotionIntensity: emotions[n]!.intensity,
+              emotionIntensity: item.emotion.intensity,
               nearestSimilarity: prior.similarities[0],
               ageMs: item.eventTime === null ? 0 : now - item.eventTime,
             },
@@ -376,7 +447,7 @@ export class MemoryCore {
             importance: item.importance,
             quickrecal: qr.score,
             quickrecalFactors: qr.factors,
-            emotion: emotions[n]!,
+            emotion: item.emotion,
             createdAt: now,
             updatedAt: now,
             eventTime: item.eventTime,
@@ -392,7 +463,7 @@ export class MemoryCore {
       this.changed(records.length);
       return records;
     } catch (err) {
-      for (const key of keys) this.index.remove(key);
+      await this.index.remove(keys);
       this.assemblies.reload();
       throw err;
     }
@@ -447,16 +518,26 @@ export class MemoryCore {
 
   async update(id: string, patch: MemoryPatch): Promise<MemoryRecord> {
     this.assertWritable();
-    let current = this.get(id);
-    const contentChanged = patch.content !== undefined && patch.content !== current.content;
+    const first = this.get(id);
+    const contentChanged = patch.content !== undefined && patch.content !== first.content;
     let embedding = patch.embedding;
-    let model = embedding ? 'client' : current.embeddingModel;
+    let model = embedding ? 'client' : first.embeddingModel;
     if (!embedding && contentChanged) {
       [embedding] = await this.embedder.embed([patch.content!]);
       model = this.embedder.model;
     }
+    return this.serial(() => this.applyUpdate(id, patch, embedding, model));
+  }
+
+  private async applyUpdate(
+    id: string,
+    patch: MemoryPatch,
+    embedding: Float32Array | undefined,
+    model: string,
+  ): Promise<MemoryRecord> {
     this.assertWritable();
-    current = this.get(id); // it may have changed while we embedded
+    const current = this.get(id); // it may have changed while we embedded
+    const contentChanged = patch.content !== undefined && patch.content !== current.content;
     const now = Date.now();
     const content = patch.content ?? current.content;
     const metadata =
@@ -478,7 +559,7 @@ export class MemoryCore {
     };
     if (contentChanged || embedding || patch.importance !== undefined) {
       const emotion = contentChanged ? analyzeEmotion(content) : current.emotion;
-      const around = this.index.neighbours(next.embedding, 3);
+      const around = await this.index.neighbours(next.embedding, 3);
       const nearest = around.similarities.find((_, i) => around.keys[i] !== current.key);
       const qr = quickRecal(
         {
@@ -496,13 +577,15 @@ export class MemoryCore {
       next.quickrecal = round(Math.min(1, Math.max(0, qr.score + boosts)));
     }
     const vectorChanged = next.embedding !== current.embedding;
+    const around = vectorChanged
+      ? await this.index.neighbours(next.embedding, neighbourCount + 1)
+      : undefined;
     this.store.transaction(() => {
       if (vectorChanged) this.assemblies.removeMember(current, now);
       next.seq = this.store.logChange('memory', 'upsert', id, current.key, now);
       this.store.update(next);
-      if (vectorChanged) {
+      if (around) {
         // A re-embedded memory finds its place again among its new neighbours.
-        const around = this.index.neighbours(next.embedding, neighbourCount + 1);
         const others = { keys: [] as number[], similarities: [] as number[] };
         around.keys.forEach((k, i) => {
           if (k !== current.key) {
@@ -513,40 +596,52 @@ export class MemoryCore {
         this.assemblies.place(next, others, now);
       }
     });
-    if (vectorChanged) this.index.add([current.key], next.embedding);
+    if (vectorChanged) await this.index.add([current.key], next.embedding);
     this.changed(1);
     return next;
   }
 
-  delete(id: string): void {
+  delete(id: string): Promise<void> {
     this.assertWritable();
-    const current = this.get(id);
-    const now = Date.now();
-    this.store.transaction(() => {
-      this.assemblies.removeMember(current, now);
-      this.store.deleteByKey(current.key);
-      this.store.logChange('memory', 'delete', id, current.key, now);
+    this.get(id);
+    return this.serial(async () => {
+      this.assertWritable();
+      const current = this.get(id);
+      const now = Date.now();
+      this.store.transaction(() => {
+        this.assemblies.removeMember(current, now);
+        this.store.deleteByKey(current.key);
+        this.store.logChange('memory', 'delete', id, current.key, now);
+      });
+      await this.index.remove([current.key]);
+      this.pendingAccess.delete(current.key);
+      this.changed(1);
     });
-    this.index.remove(current.key);
-    this.pendingAccess.delete(current.key);
-    this.changed(1);
   }
 
   /** Adds `delta` to the stored QuickRecal score (clamped to [0,1]) and records why. */
-  boost(id: string, delta: number, reason: string): { previous: number; next: number; record: MemoryRecord } {
+  boost(
+    id: string,
+    delta: number,
+    reason: string,
+  ): Promise<{ previous: number; next: number; record: MemoryRecord }> {
     this.assertWritable();
-    const current = this.get(id);
-    const now = Date.now();
-    const previous = current.quickrecal;
-    const next = round(Math.min(1, Math.max(0, previous + delta)));
-    const record: MemoryRecord = { ...current, quickrecal: next, updatedAt: now };
-    this.store.transaction(() => {
-      this.store.addSurprise(current.key, { at: now, delta, previous, new: next, reason });
-      record.seq = this.store.logChange('memory', 'upsert', id, current.key, now);
-      this.store.update(record);
+    this.get(id);
+    return this.serial(async () => {
+      this.assertWritable();
+      const current = this.get(id);
+      const now = Date.now();
+      const previous = current.quickrecal;
+      const next = round(Math.min(1, Math.max(0, previous + delta)));
+      const record: MemoryRecord = { ...current, quickrecal: next, updatedAt: now };
+      this.store.transaction(() => {
+        this.store.addSurprise(current.key, { at: now, delta, previous, new: next, reason });
+        record.seq = this.store.logChange('memory', 'upsert', id, current.key, now);
+        this.store.update(record);
+      });
+      this.changed(1);
+      return { previous, next, record };
     });
-    this.changed(1);
-    return { previous, next, record };
   }
 
   // ---- search ---------------------------------------------------------------------------------------------
@@ -569,7 +664,7 @@ export class MemoryCore {
     const candidates = new Map<number, FusionCandidate>();
 
     if (queryVector && req.mode !== 'lexical') {
-      for (const [key, sim] of this.vectorCandidates(queryVector, filter, unfiltered, wanted)) {
+      for (const [key, sim] of await this.vectorCandidates(queryVector, filter, unfiltered, wanted)) {
         candidates.set(key, { key, vector: sim });
       }
     }
@@ -638,14 +733,14 @@ export class MemoryCore {
     return top;
   }
 
-  private vectorCandidates(
+  private async vectorCandidates(
     query: Float32Array,
     filter: Sql,
     unfiltered: boolean,
     wanted: number,
-  ): [number, number][] {
+  ): Promise<[number, number][]> {
     if (unfiltered) {
-      const n = this.index.neighbours(query, wanted, true);
+      const n = await this.index.neighbours(query, wanted, true);
       return n.keys.map((k, i) => [k, n.similarities[i]!]);
     }
     const matching = this.store.countWhere(filter, exactScanLimit + 1);
@@ -658,7 +753,7 @@ export class MemoryCore {
     }
     // A broad filter: over-fetch from the index and keep what matches.
     for (let k = wanted * 4; ; k *= 4) {
-      const n = this.index.neighbours(query, Math.min(k, this.index.size), true);
+      const n = await this.index.neighbours(query, Math.min(k, this.index.size), true);
       const ok = this.store.keysMatching(n.keys, filter);
       const out = n.keys
         .map((key, i) => [key, n.similarities[i]!] as [number, number])
@@ -789,9 +884,14 @@ export class MemoryCore {
   }
 
   /** Applies a page of the primary's changes (standby); records how far it got in the same transaction. */
-  applyReplicated(changes: WireChange[], upstreamSeq: number): void {
+  applyReplicated(changes: WireChange[], upstreamSeq: number): Promise<void> {
+    return this.serial(() => this.applyReplicatedNow(changes, upstreamSeq));
+  }
+
+  private async applyReplicatedNow(changes: WireChange[], upstreamSeq: number): Promise<void> {
     const now = Date.now();
-    const indexOps: (() => void)[] = [];
+    const removed: number[] = [];
+    const added = new Map<number, Float32Array>();
     this.store.transaction(() => {
       for (const c of changes) {
         if (c.kind === 'memory') {
@@ -801,14 +901,17 @@ export class MemoryCore {
             this.assemblies.removeMember(existing, now);
             this.store.deleteByKey(existing.key);
             this.store.logChange('memory', 'delete', c.id, existing.key, now);
-            indexOps.push(() => this.index.remove(existing.key));
+            added.delete(existing.key);
+            removed.push(existing.key);
           } else {
             const m = c.memory;
             const embedding = vectorFromBase64(m.embedding_b64, this.options.dim);
             const seq = this.store.headSeq() + 1;
-            const key = this.store.upsertReplica(fromWire(m, embedding, seq), m.surprise_events);
+            const key = this.store.upsertReplica(fromWire(m, embedding, seq), m.surprise_events, () =>
+              this.allocateKeys(1),
+            );
             this.store.logChange('memory', 'upsert', m.id, key, now);
-            indexOps.push(() => this.index.add([key], embedding));
+            added.set(key, embedding);
           }
         } else if (c.op === 'delete' || !c.assembly) {
           this.assemblies.deleteReplica(c.id, now);
@@ -834,32 +937,61 @@ export class MemoryCore {
       }
       this.store.setMeta('follow_upstream_seq', String(upstreamSeq));
     });
-    for (const op of indexOps) op();
+    await this.index.remove(removed);
+    await this.addVectors(added);
     if (changes.length) this.changed(changes.length);
+  }
+
+  private addVectors(vectors: Map<number, Float32Array>): Promise<void> {
+    const keys = [...vectors.keys()];
+    const matrix = new Float32Array(keys.length * this.options.dim);
+    keys.forEach((key, i) => matrix.set(vectors.get(key)!, i * this.options.dim));
+    return this.index.add(keys, matrix);
   }
 
   upstreamSeq(): number {
     return Number(this.store.getMeta('follow_upstream_seq') ?? 0);
   }
 
-  /** Imports one exported memory (keeps its id and history); returns false when the id exists and skip is set. */
-  importWire(m: WireMemory, embedding: Float32Array, onConflict: 'skip' | 'replace' | 'error'): boolean {
+  /**
+   * Imports exported memories (keeping ids and history) in one transaction: all or nothing.
+   * With `skip`, ids that exist are left alone; with `error`, any existing id refuses the whole import.
+   */
+  importMany(
+    items: { wire: WireMemory; embedding: Float32Array }[],
+    onConflict: 'skip' | 'replace' | 'error',
+  ): Promise<{ imported: number; skipped: number }> {
     this.assertWritable();
-    const existing = this.store.getById(m.id);
-    if (existing && onConflict === 'skip') return false;
-    if (existing && onConflict === 'error')
-      throw new AppError(409, 'duplicate_id', `A memory with id ${m.id} already exists`);
-    const now = Date.now();
-    let key = 0;
-    this.store.transaction(() => {
-      if (existing) this.assemblies.removeMember(existing, now);
-      const seq = this.store.headSeq() + 1;
-      key = this.store.upsertReplica(fromWire(m, embedding, seq), m.surprise_events ?? []);
-      this.store.logChange('memory', 'upsert', m.id, key, now);
+    return this.serial(async () => {
+      this.assertWritable();
+      const now = Date.now();
+      const added = new Map<number, Float32Array>();
+      let skipped = 0;
+      this.store.transaction(() => {
+        for (const { wire, embedding } of items) {
+          const existing = this.store.getById(wire.id);
+          if (existing && onConflict === 'error') {
+            throw new AppError(409, 'duplicate_id', `A memory with id ${wire.id} already exists`);
+          }
+          if (existing && onConflict === 'skip') {
+            skipped++;
+            continue;
+          }
+          if (existing) this.assemblies.removeMember(existing, now);
+          const seq = this.store.headSeq() + 1;
+          const key = this.store.upsertReplica(
+            fromWire(wire, embedding, seq),
+            wire.surprise_events ?? [],
+            () => this.allocateKeys(1),
+          );
+          this.store.logChange('memory', 'upsert', wire.id, key, now);
+          added.set(key, embedding);
+        }
+      });
+      await this.addVectors(added);
+      this.changed(added.size);
+      return { imported: added.size, skipped };
     });
-    this.index.add([key], embedding);
-    this.changed(1);
-    return true;
   }
 
   // ---- stats and lifecycle --------------------------------------------------------------------------------
@@ -897,13 +1029,16 @@ export class MemoryCore {
     this.waiters.clear();
   }
 
-  close(): void {
+  /** Finishes queued writes, flushes access statistics, snapshots the index and closes the store. */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.stopWaiting();
+    await this.writeChain;
     this.closed = true;
     clearInterval(this.flushTimer);
     this.flushAccess();
-    if (this.changesSinceSnapshot > 0) this.snapshot();
+    if (this.changesSinceSnapshot > 0) await this.snapshot();
+    await this.index.close();
     this.store.close();
   }
 }

@@ -99,7 +99,7 @@ export const memoryCoreService: ServiceDefinition = {
       config.MEMORY_STORAGE_PATH ?? resolve(context.dataDir, follow ? 'memory-core-standby' : 'memory-core'),
     );
     const embedder = await createEmbedder(config);
-    const core = MemoryCore.open(coreOptions(config, dir, Boolean(follow)), embedder, logger);
+    const core = await MemoryCore.open(coreOptions(config, dir, Boolean(follow)), embedder, logger);
     let follower: Follower | undefined;
     if (follow) {
       follower = new Follower(follow, core, logger, {
@@ -151,7 +151,7 @@ export const memoryCoreService: ServiceDefinition = {
       },
       async close() {
         await follower?.stop();
-        core.close();
+        await core.close();
         await embedder.close?.();
       },
     };

@@ -277,9 +277,9 @@ export class MemoryStore {
   }
 
   /** Inserts or replaces by id (used by the standby); returns the local key. */
-  upsertReplica(record: Omit<MemoryRecord, 'key'>, surprises: SurpriseEvent[]): number {
+  upsertReplica(record: Omit<MemoryRecord, 'key'>, surprises: SurpriseEvent[], newKey: () => number): number {
     const existing = this.stmts.keyById.get(record.id) as number | undefined;
-    const key = existing ?? this.nextKey();
+    const key = existing ?? newKey();
     const full = { ...record, key };
     if (existing === undefined) this.insert(full);
     else this.update(full);

@@ -1,24 +1,9 @@
-// The vector index: HNSW (usearch) over memory keys. Derived state — the SQLite store is the truth.
-// It is saved as a snapshot (index file + a small JSON sidecar naming the change seq it reflects) and
-// caught up from the change log at start; a missing, corrupt or mismatched snapshot is rebuilt from the store.
-import {
-  existsSync,
-  openSync,
-  fsyncSync,
-  closeSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { join } from 'node:path';
-import usearch, {
-  type BatchMatches,
-  type Index,
-  type Matches,
-  type MetricKind,
-  type ScalarKind,
-} from 'usearch';
+// The vector index: HNSW (usearch) over memory keys, in a worker thread (vector-index-worker.mjs) so that index work
+// overlaps with request parsing and SQLite commits on the main thread. Derived state — the SQLite store is the truth:
+// it is saved as a snapshot (index file + a JSON sidecar naming the change seq it reflects) and caught up from the
+// change log at start; a missing, corrupt or mismatched snapshot is rebuilt from the store.
+// The worker handles messages in order, so an operation sees every operation sent before it.
+import { Worker } from 'node:worker_threads';
 
 export interface IndexOptions {
   dim: number;
@@ -37,169 +22,105 @@ export interface Neighbours {
   similarities: number[];
 }
 
-interface SnapshotMeta {
-  version: 1;
-  seq: number;
-  size: number;
-  dim: number;
-  connectivity: number;
-  quantization: string;
-  writtenAt: string;
+interface RawNeighbours {
+  keys: Float64Array;
+  sims: Float64Array;
 }
 
+const toNeighbours = (r: RawNeighbours): Neighbours => ({
+  keys: Array.from(r.keys),
+  similarities: Array.from(r.sims),
+});
+
 export class VectorIndex {
-  private index: Index;
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private count = 0;
+  private failure: Error | undefined;
 
   constructor(
     private readonly options: IndexOptions,
-    private readonly dir: string,
+    dir: string,
   ) {
-    this.index = this.fresh();
-  }
-
-  private fresh(): Index {
-    return new usearch.Index({
-      metric: 'cos' as MetricKind,
-      dimensions: this.options.dim,
-      connectivity: this.options.connectivity,
-      expansion_add: this.options.expansionAdd,
-      expansion_search: this.options.expansionSearch,
-      quantization: this.options.quantization as ScalarKind,
-      multi: false,
+    this.worker = new Worker(new URL('./vector-index-worker.mjs', import.meta.url), {
+      workerData: { ...options, dir },
+    });
+    this.worker.on('message', (m: { id: number; result?: unknown; error?: string }) => {
+      const call = this.calls.get(m.id);
+      if (!call) return;
+      this.calls.delete(m.id);
+      if (m.error !== undefined) call.reject(new Error(`vector index: ${m.error}`));
+      else call.resolve(m.result);
+    });
+    this.worker.on('error', (err) => {
+      this.failure = err;
+      for (const call of this.calls.values()) call.reject(err);
+      this.calls.clear();
     });
   }
 
-  get size(): number {
-    return Number(this.index.size());
+  private call<T>(op: string, args: unknown = {}, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ id, op, args }, transfer);
+    });
   }
 
-  has(key: number): boolean {
-    return this.index.contains(BigInt(key)) as boolean;
+  private async sized(op: string, args: unknown = {}, transfer: ArrayBuffer[] = []): Promise<void> {
+    this.count = await this.call<number>(op, args, transfer);
+  }
+
+  /** Number of vectors, as of the last completed operation. */
+  get size(): number {
+    return this.count;
   }
 
   /** Adds (or replaces) vectors; `vectors` holds keys.length rows of dim values. */
-  add(keys: number[], vectors: Float32Array): void {
-    if (keys.length === 0) return;
-    for (const key of keys) if (this.has(key)) this.index.remove(BigInt(key));
-    const big = BigUint64Array.from(keys, (k) => BigInt(k));
-    this.index.add(big, vectors, this.options.threads);
+  add(keys: number[], vectors: Float32Array): Promise<void> {
+    return this.sized('add', { keys, vectors });
   }
 
-  remove(key: number): void {
-    if (this.has(key)) this.index.remove(BigInt(key));
+  remove(keys: number[]): Promise<void> {
+    return this.sized('remove', { keys });
   }
 
-  /** k nearest neighbours with cosine similarity (approximate with the ingest beam). */
-  neighbours(vector: Float32Array, k: number, wide = false): Neighbours {
-    const size = this.size;
-    if (size === 0) return { keys: [], similarities: [] };
-    const limit = Math.min(wide ? Math.max(k, this.options.queryBeam) : k, size);
-    const result = this.index.search(vector, limit, 1) as Matches;
-    const keys: number[] = [];
-    const similarities: number[] = [];
-    for (let i = 0; i < result.keys.length && keys.length < k; i++) {
-      keys.push(Number(result.keys[i]));
-      similarities.push(1 - (result.distances[i] ?? 1));
-    }
-    return { keys, similarities };
+  /** k nearest neighbours with cosine similarity; `wide` searches with the query beam (better recall). */
+  async neighbours(vector: Float32Array, k: number, wide = false): Promise<Neighbours> {
+    const limit = wide ? Math.max(k, this.options.queryBeam) : k;
+    return toNeighbours(await this.call<RawNeighbours>('search', { vector, k, limit }));
   }
 
   /** Neighbour look-ups for many vectors at once (multi-threaded). */
-  neighboursBatch(matrix: Float32Array, count: number, k: number): Neighbours[] {
-    const size = this.size;
-    if (size === 0 || count === 0)
-      return Array.from({ length: count }, () => ({ keys: [], similarities: [] }));
-    const limit = Math.min(k, size);
-    const result = this.index.search(matrix, limit, this.options.threads) as BatchMatches | Matches;
-    const out: Neighbours[] = [];
-    for (let q = 0; q < count; q++) {
-      // usearch answers a one-row matrix as a single query.
-      const m = 'get' in result ? result.get(q) : result;
-      const keys: number[] = [];
-      const similarities: number[] = [];
-      for (let i = 0; i < m.keys.length; i++) {
-        keys.push(Number(m.keys[i]));
-        similarities.push(1 - (m.distances[i] ?? 1));
-      }
-      out.push({ keys, similarities });
-    }
-    return out;
+  async neighboursBatch(matrix: Float32Array, count: number, k: number): Promise<Neighbours[]> {
+    return (await this.call<RawNeighbours[]>('searchBatch', { matrix, count, k })).map(toNeighbours);
   }
 
-  clear(): void {
-    this.index = this.fresh();
+  clear(): Promise<void> {
+    return this.sized('clear');
   }
 
-  private get files() {
-    return { index: join(this.dir, 'vectors.usearch'), meta: join(this.dir, 'vectors.json') };
-  }
-
-  /** Atomically writes a snapshot that reflects every change up to `seq`. */
-  saveSnapshot(seq: number): void {
-    const { index, meta } = this.files;
-    const tmp = `${index}.tmp`;
-    this.index.save(tmp);
-    fsyncFile(tmp);
-    renameSync(tmp, index);
-    const sidecar: SnapshotMeta = {
-      version: 1,
-      seq,
-      size: this.size,
-      dim: this.options.dim,
-      connectivity: this.options.connectivity,
-      quantization: this.options.quantization,
-      writtenAt: new Date().toISOString(),
-    };
-    writeFileSync(`${meta}.tmp`, JSON.stringify(sidecar));
-    fsyncFile(`${meta}.tmp`);
-    renameSync(`${meta}.tmp`, meta);
-    fsyncFile(this.dir);
+  /** Atomically writes a snapshot that reflects every operation sent before this one (tagged with `seq`). */
+  saveSnapshot(seq: number): Promise<void> {
+    return this.sized('save', { seq });
   }
 
   /** Loads the snapshot; returns its seq, or a reason why it cannot be used (then the index is empty). */
-  loadSnapshot(): { ok: true; seq: number } | { ok: false; reason: string } {
-    const { index, meta } = this.files;
-    if (!existsSync(index) || !existsSync(meta)) return { ok: false, reason: 'no snapshot' };
-    let sidecar: SnapshotMeta;
-    try {
-      sidecar = JSON.parse(readFileSync(meta, 'utf8')) as SnapshotMeta;
-    } catch {
-      return { ok: false, reason: 'snapshot sidecar is unreadable' };
-    }
-    if (
-      sidecar.version !== 1 ||
-      sidecar.dim !== this.options.dim ||
-      sidecar.connectivity !== this.options.connectivity ||
-      sidecar.quantization !== this.options.quantization
-    ) {
-      return { ok: false, reason: 'snapshot was written with other index settings' };
-    }
-    try {
-      this.index = this.fresh();
-      this.index.load(index);
-    } catch (err) {
-      this.index = this.fresh();
-      return { ok: false, reason: `snapshot is corrupt: ${(err as Error).message}` };
-    }
-    if (this.size !== sidecar.size || Number(this.index.dimensions()) !== this.options.dim) {
-      this.index = this.fresh();
-      return { ok: false, reason: 'snapshot does not match its sidecar' };
-    }
-    return { ok: true, seq: sidecar.seq };
+  async loadSnapshot(): Promise<{ ok: true; seq: number } | { ok: false; reason: string }> {
+    const r = await this.call<{ ok: true; seq: number; size: number } | { ok: false; reason: string }>(
+      'load',
+    );
+    this.count = r.ok ? r.size : 0;
+    return r.ok ? { ok: true, seq: r.seq } : r;
   }
 
-  deleteSnapshot(): void {
-    const { index, meta } = this.files;
-    rmSync(index, { force: true });
-    rmSync(meta, { force: true });
+  deleteSnapshot(): Promise<void> {
+    return this.sized('deleteSnapshot');
   }
-}
 
-function fsyncFile(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+  async close(): Promise<void> {
+    await this.worker.terminate();
   }
 }

@@ -136,7 +136,7 @@ export function registerCompat(app: App, core: MemoryCore): void {
     },
     async (req) => {
       const b = req.body as { memory_id: string; delta: number; reason?: string };
-      const { previous, next } = core.boost(b.memory_id, b.delta, b.reason ?? 'unspecified');
+      const { previous, next } = await core.boost(b.memory_id, b.delta, b.reason ?? 'unspecified');
       return { status: 'success', memory_id: b.memory_id, previous_score: previous, new_score: next };
     },
   );
@@ -193,7 +193,7 @@ export function registerCompat(app: App, core: MemoryCore): void {
           ? ctx.importance
           : null;
       const eventTime = parseTime(ctx.timestamp ?? ctx.event_time, 'context.timestamp');
-      const nearest = core.index.neighbours(embedding, 1).similarities[0];
+      const nearest = (await core.index.neighbours(embedding, 1)).similarities[0];
       const emotion = analyzeEmotion(text);
       const qr = quickRecal(
         {

@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
-import { AppError, badRequest, conflict, notFound, parseJsonOrThrow, type App } from '@synthians/kit';
+import { AppError, badRequest, notFound, parseJsonOrThrow, type App } from '@synthians/kit';
 import type { MemoryCore, MemoryPatch, SearchMode, WireMemory } from '../memory-core.ts';
 import { parseEmbedding, readEmbedding, vectorFromBase64 } from '../embeddings.ts';
 import { compileFilter } from '../filter.ts';
@@ -21,8 +21,8 @@ const Metadata = Type.Object({}, { additionalProperties: true });
 const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 64 });
 const Time = Type.Union([Type.String({ maxLength: 64 }), Type.Number()]);
 const Embedding = Type.Array(Type.Any(), { description: 'EMBEDDING_DIM finite numbers' });
+// No maxLength: the body limit bounds it, and ajv's length check walks the whole string.
 const EmbeddingB64 = Type.String({
-  maxLength: 65536,
   description: 'the embedding as base64 of little-endian float32 values (compact alternative to `embedding`)',
 });
 
@@ -227,7 +227,7 @@ export function registerV1(app: App, core: MemoryCore): void {
     '/v1/memories/:id',
     { schema: { tags: ['memories'], summary: 'Delete a memory everywhere', params: IdParams } },
     async (req, reply) => {
-      core.delete((req.params as { id: string }).id);
+      await core.delete((req.params as { id: string }).id);
       reply.code(204);
     },
   );
@@ -250,7 +250,7 @@ export function registerV1(app: App, core: MemoryCore): void {
     },
     async (req) => {
       const { delta, reason } = req.body as { delta: number; reason: string };
-      const { previous, next, record } = core.boost((req.params as { id: string }).id, delta, reason);
+      const { previous, next, record } = await core.boost((req.params as { id: string }).id, delta, reason);
       return { id: record.id, previous_score: previous, new_score: next };
     },
   );
@@ -356,25 +356,13 @@ export function registerV1(app: App, core: MemoryCore): void {
         if (text.trim() === '') continue;
         parsed.push(parseImportLine(text, line, dim));
       }
-      // All lines were valid: now write them.
-      let imported = 0;
-      let skipped = 0;
+      // All lines were valid: now write them, in one transaction.
       const seen = new Set<string>();
       for (const { wire } of parsed) {
         if (seen.has(wire.id)) throw badRequest('duplicate_id', `id ${wire.id} appears twice in the import`);
         seen.add(wire.id);
       }
-      // Conflicts are found before anything is written, so an import is all or nothing.
-      if (onConflict === 'error') {
-        for (const { wire } of parsed) {
-          if (core.store.getById(wire.id))
-            throw conflict('duplicate_id', `A memory with id ${wire.id} already exists`);
-        }
-      }
-      for (const { wire, embedding } of parsed) {
-        if (core.importWire(wire, embedding, onConflict)) imported++;
-        else skipped++;
-      }
+      const { imported, skipped } = await core.importMany(parsed, onConflict);
       return { imported, skipped, lines: line };
     },
   );
