@@ -34,8 +34,8 @@ export const memoryCoreSchema = z.object({
   EMBEDDING_API_KEY: env.optionalString().describe('openai provider: API key, if the server needs one'),
   EMBEDDING_TIMEOUT_MS: env.int(15000, 100).describe('openai provider: timeout per request'),
   EMBEDDING_RETRIES: env.int(2, 0, 10).describe('openai provider: retries on network errors, 429 and 5xx'),
-  INDEX_CONNECTIVITY: env.int(16, 4, 64).describe('HNSW graph degree (M)'),
-  INDEX_EXPANSION_ADD: env.int(64, 8, 1024).describe('HNSW beam width when adding'),
+  INDEX_CONNECTIVITY: env.int(24, 4, 64).describe('HNSW graph degree (M)'),
+  INDEX_EXPANSION_ADD: env.int(32, 8, 1024).describe('HNSW beam width when adding'),
   INDEX_EXPANSION_SEARCH: env
     .int(384, 8, 4096)
     .describe('HNSW beam width for queries (recall versus latency)'),
