@@ -21,3 +21,6 @@ export { Rng } from './rng.ts';
 export type { RngState } from './rng.ts';
 export { STATE_FORMAT_VERSION } from './serialize.ts';
 export type { Backend } from './kernels.ts';
+export { neuralMemoryService } from './service.ts';
+export { neuralMemorySchema, loadNeuralMemoryConfig } from './service-config.ts';
+export type { NeuralMemoryServiceConfig } from './service-config.ts';

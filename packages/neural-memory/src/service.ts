@@ -1,0 +1,72 @@
+// The neural memory service ("trainer-server"): per-namespace Titans neural memories behind the original Synthians
+// trainer-server's HTTP API, with snapshots on disk, autosave, and outer-loop training from the memory core.
+import { resolve } from 'node:path';
+import {
+  assertSafeBinding,
+  createApp,
+  createLogger,
+  maskSecrets,
+  type ServiceContext,
+  type ServiceDefinition,
+  type ServiceInstance,
+} from '@synthians/kit';
+import { loadNeuralMemoryConfig, modelConfig, neuralMemorySchema } from './service-config.ts';
+import { NamespaceStore } from './namespaces.ts';
+import { registerApi } from './api.ts';
+
+export const neuralMemoryService: ServiceDefinition = {
+  name: 'neural-memory',
+  port: 'neural-memory',
+  description:
+    'Titans neural memory (trainer-server): test-time-learned associative memory per namespace, surprise, MAC/MAG/MAL variants, outer-loop training',
+  config: neuralMemorySchema,
+  async create(context: ServiceContext): Promise<ServiceInstance> {
+    const config = loadNeuralMemoryConfig(context.env);
+    const name = 'neural-memory';
+    const logger = context.logger?.child({ service: name }) ?? createLogger(name, config.LOG_LEVEL);
+    const host = context.host ?? config.HOST;
+    const port = context.port ?? config.PORT;
+    assertSafeBinding(host, config.SYNTHIANS_API_TOKEN);
+    logger.debug({ config: maskSecrets(config as unknown as Record<string, unknown>) }, 'configuration');
+    const dir = resolve(config.NEURAL_MEMORY_STORAGE_PATH ?? resolve(context.dataDir, 'neural-memory'));
+    const store = new NamespaceStore({
+      dir,
+      logger,
+      defaultConfig: modelConfig(config),
+      seed: config.NM_SEED,
+      maxLoaded: config.NM_MAX_NAMESPACES,
+    });
+    const startedAt = Date.now();
+    const app = await createApp({
+      service: name,
+      logger,
+      bodyLimit: config.MAX_BODY_BYTES,
+      token: config.SYNTHIANS_API_TOKEN,
+      description:
+        'Synthians neural memory: Titans-style test-time-learned memory per namespace (the trainer-server API).',
+      health: () => {
+        const loaded = store.loaded();
+        return {
+          status: 'healthy',
+          checks: { storage: { status: 'healthy', path: dir } },
+          namespaces_loaded: loaded.length,
+          dirty: loaded.filter((e) => e.dirty).length,
+          uptime_s: Math.round((Date.now() - startedAt) / 1000),
+        };
+      },
+    });
+    registerApi(app, { store, config, logger });
+    return {
+      name,
+      app,
+      host,
+      port,
+      async start() {
+        store.setAutosave(config.NM_AUTOSAVE_INTERVAL_MS);
+      },
+      async close() {
+        await store.close();
+      },
+    };
+  },
+};
