@@ -1,0 +1,2 @@
+// @synthians/orchestrator: the context cascade engine (store → learn → surprise → boost → recall).
+export {};
