@@ -8,3 +8,4 @@ export * from './service.ts';
 export * from './lifecycle.ts';
 export * from './json.ts';
 export * from './net.ts';
+export * from './testing.ts';

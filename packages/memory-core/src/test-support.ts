@@ -2,21 +2,28 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, listen, stop, type ServiceInstance } from '@synthians/kit';
+import {
+  createLogger,
+  jsonClient,
+  listen,
+  stop,
+  unitVector,
+  type JsonResponse,
+  type ServiceInstance,
+} from '@synthians/kit';
 import { memoryCoreService } from './service.ts';
 
 export interface TestCore {
   url: string;
   dir: string;
   instance: ServiceInstance;
-  /** JSON request helper: returns status and parsed body (loosely typed: tests read many shapes). */
+  /** JSON request helper: returns status and parsed body. */
   request(
     method: string,
     path: string,
     body?: unknown,
     headers?: Record<string, string>,
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  ): Promise<{ status: number; body: any }>;
+  ): Promise<JsonResponse>;
   stop(): Promise<void>;
   /** Stops and removes the data directory. */
   destroy(): Promise<void>;
@@ -50,22 +57,7 @@ export async function startCore(
     url,
     dir,
     instance,
-    async request(method, path, body, headers = {}) {
-      const init: RequestInit = { method, headers: { ...headers } };
-      if (body !== undefined) {
-        init.body = typeof body === 'string' ? body : JSON.stringify(body);
-        (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
-      }
-      const res = await fetch(url + path, init);
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        /* not JSON (NDJSON, metrics, HTML) */
-      }
-      return { status: res.status, body: parsed };
-    },
+    request: jsonClient(url),
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -79,20 +71,4 @@ export async function startCore(
   return core;
 }
 
-/** A deterministic pseudo-random unit vector (for tests that supply embeddings). */
-export function unitVector(seed: number, dim = 768): number[] {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const v: number[] = [];
-  let norm = 0;
-  for (let i = 0; i < dim; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    const x = s / 4294967296 - 0.5;
-    v.push(x);
-    norm += x * x;
-  }
-  return v.map((x) => x / Math.sqrt(norm));
-}
+export { unitVector };

@@ -2,7 +2,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, listen, stop, type ServiceInstance } from '@synthians/kit';
+import {
+  createLogger,
+  jsonClient,
+  listen,
+  stop,
+  unitVector,
+  type JsonResponse,
+  type ServiceInstance,
+} from '@synthians/kit';
 import { neuralMemoryService } from './service.ts';
 
 /** Small model sizes so that tests are fast. */
@@ -19,8 +27,7 @@ export interface TestNm {
   url: string;
   dir: string;
   instance: ServiceInstance;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  request(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  request(method: string, path: string, body?: unknown): Promise<JsonResponse>;
   stop(): Promise<void>;
   destroy(): Promise<void>;
 }
@@ -47,22 +54,7 @@ export async function startNm(
     url,
     dir,
     instance,
-    async request(method, path, body) {
-      const init: RequestInit = { method, headers: {} };
-      if (body !== undefined) {
-        init.body = typeof body === 'string' ? body : JSON.stringify(body);
-        (init.headers as Record<string, string>)['content-type'] = 'application/json';
-      }
-      const res = await fetch(url + path, init);
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        /* not JSON */
-      }
-      return { status: res.status, body: parsed };
-    },
+    request: jsonClient(url),
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -76,20 +68,5 @@ export async function startNm(
   return nm;
 }
 
-/** A deterministic pseudo-random unit vector. */
-export function vec(seed: number, dim = DIM): number[] {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const v: number[] = [];
-  let norm = 0;
-  for (let i = 0; i < dim; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    const x = s / 4294967296 - 0.5;
-    v.push(x);
-    norm += x * x;
-  }
-  return v.map((x) => x / Math.sqrt(norm));
-}
+/** A deterministic pseudo-random unit vector of the test size. */
+export const vec = (seed: number, dim = DIM): number[] => unitVector(seed, dim);
