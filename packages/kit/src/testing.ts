@@ -1,4 +1,11 @@
 // Helpers for tests that talk to a real service over HTTP (shared by every package's test support).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Env } from './config.ts';
+import { listen, stop } from './lifecycle.ts';
+import { createLogger } from './logger.ts';
+import type { ServiceDefinition, ServiceInstance } from './service.ts';
 
 export interface JsonResponse {
   status: number;
@@ -48,4 +55,49 @@ export function unitVector(seed: number, dim = 768): number[] {
     norm += x * x;
   }
   return v.map((x) => x / Math.sqrt(norm));
+}
+
+export interface TestService {
+  url: string;
+  /** The data directory (a new temporary one unless given). */
+  dir: string;
+  instance: ServiceInstance;
+  request: ReturnType<typeof jsonClient>;
+  stop(): Promise<void>;
+  /** Stops, and removes the data directory if this helper made it. */
+  destroy(): Promise<void>;
+}
+
+/** Starts a real service on a free loopback port, logging nothing unless TEST_LOG_LEVEL says so. */
+export async function startTestService(
+  definition: ServiceDefinition,
+  opts: { env?: Env; dir?: string; options?: Record<string, string | undefined> } = {},
+): Promise<TestService> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `synthians-${definition.name}-`));
+  const instance = await definition.create({
+    env: opts.env ?? {},
+    dataDir: dir,
+    host: '127.0.0.1',
+    port: 0,
+    options: opts.options,
+    logger: createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent'),
+  });
+  const { url } = await listen(instance);
+  let stopped = false;
+  const service: TestService = {
+    url,
+    dir,
+    instance,
+    request: jsonClient(url),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await stop(instance);
+    },
+    async destroy() {
+      await service.stop();
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return service;
 }
