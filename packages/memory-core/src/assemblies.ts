@@ -102,7 +102,8 @@ export class Assemblies {
       }
     }
     if (target && targetSim >= this.config.join) {
-      this.addMember(target, memory, now);
+      // The merge check looks at the composite as it is after this member joined.
+      target = this.addMember(target, memory, now);
       for (const k of candidates) {
         const other = this.byKey.get(k);
         if (!other || other.key === target.key) continue;
@@ -148,7 +149,7 @@ export class Assemblies {
     return full;
   }
 
-  private addMember(a: AssemblyRecord, memory: MemoryRecord, now: number): void {
+  private addMember(a: AssemblyRecord, memory: MemoryRecord, now: number): AssemblyRecord {
     const n = a.memberCount;
     const composite = new Float32Array(a.composite.length);
     for (let i = 0; i < composite.length; i++) composite[i] = a.composite[i]! * n + memory.embedding[i]!;
@@ -164,6 +165,7 @@ export class Assemblies {
     this.store.addMember(a.key, memory.key, now);
     this.byKey.set(a.key, next);
     this.logged(next, now);
+    return next;
   }
 
   private merge(a: AssemblyRecord, b: AssemblyRecord, now: number): AssemblyRecord {
