@@ -2,8 +2,9 @@
 import type { ServiceDefinition } from '@synthians/kit';
 import { memoryCoreService } from '@synthians/memory-core';
 import { neuralMemoryService } from '@synthians/neural-memory';
+import { orchestratorService } from '@synthians/orchestrator';
 
-export const services: ServiceDefinition[] = [memoryCoreService, neuralMemoryService];
+export const services: ServiceDefinition[] = [memoryCoreService, neuralMemoryService, orchestratorService];
 
 export function findService(name: string): ServiceDefinition | undefined {
   return services.find((s) => s.name === name || s.port === name);

@@ -1,0 +1,80 @@
+// The orchestrator service ("context cascade engine") on the kit: the cascade over the memory core and the neural
+// memory, with memory-core failover, degraded answers when the neural memory is down, and per-step metrics.
+import {
+  assertSafeBinding,
+  createApp,
+  createLogger,
+  maskSecrets,
+  type HealthReport,
+  type ServiceContext,
+  type ServiceDefinition,
+  type ServiceInstance,
+} from '@synthians/kit';
+import { loadOrchestratorConfig, orchestratorSchema } from './config.ts';
+import { MemoryCoreClient, NeuralMemoryClient } from './clients.ts';
+import { CascadeEngine } from './engine.ts';
+import { registerApi, stepHistogram, upstreams } from './api.ts';
+
+export const orchestratorService: ServiceDefinition = {
+  name: 'orchestrator',
+  port: 'orchestrator',
+  description:
+    'Context cascade engine: store → neural-memory update → surprise-driven QuickRecal boost → retrieve/predict → related memories',
+  config: orchestratorSchema,
+  async create(context: ServiceContext): Promise<ServiceInstance> {
+    const config = loadOrchestratorConfig(context.env);
+    const name = 'orchestrator';
+    const logger = context.logger?.child({ service: name }) ?? createLogger(name, config.LOG_LEVEL);
+    const host = context.host ?? config.HOST;
+    const port = context.port ?? config.PORT;
+    assertSafeBinding(host, config.SYNTHIANS_API_TOKEN);
+    logger.debug({ config: maskSecrets(config as unknown as Record<string, unknown>) }, 'configuration');
+    const token = config.SYNTHIANS_API_TOKEN;
+    const core = new MemoryCoreClient(config.MEMORY_CORE_URL, {
+      token,
+      timeoutMs: config.MEMORY_CORE_TIMEOUT_MS,
+      logger,
+    });
+    const nm = new NeuralMemoryClient(config.NEURAL_MEMORY_URL, {
+      token,
+      timeoutMs: config.NEURAL_MEMORY_TIMEOUT_MS,
+    });
+    const startedAt = Date.now();
+    const checks = { core, nm, healthTimeoutMs: config.HEALTH_TIMEOUT_MS, token };
+    const app = await createApp({
+      service: name,
+      logger,
+      bodyLimit: config.MAX_BODY_BYTES,
+      token,
+      description:
+        'Synthians orchestrator (context cascade engine): one call stores a memory, lets the neural memory learn it, boosts surprising memories and recalls related ones.',
+      health: async (): Promise<HealthReport> => {
+        const ups = await upstreams(checks);
+        const down = Object.values(ups).some((u) => u.status !== 'healthy');
+        return {
+          status: down ? 'degraded' : 'healthy',
+          checks: ups,
+          uptime_s: Math.round((Date.now() - startedAt) / 1000),
+        };
+      },
+    });
+    const histogram = stepHistogram(app);
+    const engine = new CascadeEngine({
+      core,
+      nm,
+      config,
+      logger,
+      observe: (step, ms) => histogram.observe({ step }, ms / 1000),
+    });
+    registerApi(app, { engine, core, nm, healthTimeoutMs: config.HEALTH_TIMEOUT_MS, token, startedAt });
+    return {
+      name,
+      app,
+      host,
+      port,
+      async close() {
+        await engine.idle();
+      },
+    };
+  },
+};
