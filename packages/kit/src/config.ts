@@ -57,6 +57,29 @@ export const env = {
       .pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
       .default('info'),
   host: () => z.string().min(1).default('127.0.0.1'),
+  /** One http(s) URL or several, comma-separated (e.g. a primary then its standbys); trailing slashes dropped. */
+  urlList: (def: string) =>
+    z
+      .string()
+      .min(1)
+      .default(def)
+      .transform((v, ctx) => {
+        const urls = v
+          .split(',')
+          .map((u) => u.trim().replace(/\/+$/, ''))
+          .filter((u) => u !== '');
+        for (const u of urls) {
+          if (!URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol)) {
+            ctx.addIssue({ code: 'custom', message: `not an http(s) URL: ${u}` });
+            return z.NEVER;
+          }
+        }
+        if (urls.length === 0) {
+          ctx.addIssue({ code: 'custom', message: 'no URL given' });
+          return z.NEVER;
+        }
+        return urls;
+      }),
 };
 
 export interface VariableDoc {

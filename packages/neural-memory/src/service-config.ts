@@ -3,30 +3,7 @@ import { z } from 'zod';
 import { AppError, ConfigError, env, loadConfig, type Env } from '@synthians/kit';
 import { resolveConfig, VARIANTS, type NeuralMemoryConfig, type Variant } from './config.ts';
 
-const urlList = z
-  .string()
-  .min(1)
-  .default('http://127.0.0.1:5010')
-  .transform((v, ctx) => {
-    const urls = v
-      .split(',')
-      .map((u) => u.trim().replace(/\/+$/, ''))
-      .filter((u) => u !== '');
-    for (const u of urls) {
-      try {
-        const parsed = new URL(u);
-        if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
-      } catch {
-        ctx.addIssue({ code: 'custom', message: `not an http(s) URL: ${u}` });
-        return z.NEVER;
-      }
-    }
-    if (urls.length === 0) {
-      ctx.addIssue({ code: 'custom', message: 'no URL given' });
-      return z.NEVER;
-    }
-    return urls;
-  });
+const urlList = env.urlList('http://127.0.0.1:5010');
 
 const hiddenDims = z
   .string()

@@ -5,32 +5,6 @@ import { env, loadConfig, type Env } from '@synthians/kit';
 export const VARIANTS = ['NONE', 'MAC', 'MAG', 'MAL'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
-const urlList = (def: string) =>
-  z
-    .string()
-    .min(1)
-    .default(def)
-    .transform((v, ctx) => {
-      const urls = v
-        .split(',')
-        .map((u) => u.trim().replace(/\/+$/, ''))
-        .filter((u) => u !== '');
-      for (const u of urls) {
-        try {
-          const parsed = new URL(u);
-          if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
-        } catch {
-          ctx.addIssue({ code: 'custom', message: `not an http(s) URL: ${u}` });
-          return z.NEVER;
-        }
-      }
-      if (urls.length === 0) {
-        ctx.addIssue({ code: 'custom', message: 'no URL given' });
-        return z.NEVER;
-      }
-      return urls;
-    });
-
 const singleUrl = (def: string) =>
   z
     .url()
@@ -48,9 +22,11 @@ export const orchestratorSchema = z.object({
     .describe(
       'Bearer token required on every route but /health and /ready; also sent to the memory core and the neural memory',
     ),
-  MEMORY_CORE_URL: urlList('http://127.0.0.1:5010,http://127.0.0.1:5020').describe(
-    'Memory core URLs, comma-separated: the primary, then standbys. Reads fail over to the standbys; writes need a writable core (else 503 memory_core_unavailable)',
-  ),
+  MEMORY_CORE_URL: env
+    .urlList('http://127.0.0.1:5010,http://127.0.0.1:5020')
+    .describe(
+      'Memory core URLs, comma-separated: the primary, then standbys. Reads fail over to the standbys; writes need a writable core (else 503 memory_core_unavailable)',
+    ),
   NEURAL_MEMORY_URL: singleUrl('http://127.0.0.1:8001').describe(
     'Neural memory (trainer-server) URL; when it is down, memories are still stored and answers say status "degraded"',
   ),
