@@ -53,9 +53,9 @@ export const neuralMemorySchema = z.object({
     ),
   NM_MODE: z
     .enum(['associative', 'sequence'])
-    .default('associative')
+    .default('sequence')
     .describe(
-      "Mode of new namespaces: associative (update(x) writes x→x, retrieve(x) recalls it; the original trainer-server's behaviour) or sequence (writes x_{t-1}→x_t; enables /predict_next). POST /init can choose per namespace",
+      "Mode of new namespaces: sequence (writes x_{t-1}→x_t, so surprise says how unexpected x_t was after x_{t-1} and /predict_next works) or associative (update(x) writes x→x; the original trainer-server's behaviour). POST /init can choose per namespace",
     ),
   NM_SEED: env.int(0, 0, 2 ** 31 - 1).describe('Seed of the random initialisation of new namespaces'),
   NM_INPUT_DIM: env.int(768, 1, 16384).describe('Length of input embeddings (d_in)'),

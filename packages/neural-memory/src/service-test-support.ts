@@ -12,6 +12,8 @@ export const SMALL = {
   NM_VALUE_DIM: '32',
   NM_HIDDEN_DIMS: '64',
   NM_AUTOSAVE_INTERVAL_MS: '0',
+  // The contract tests exercise the original trainer-server's associative behaviour; sequence mode via /init.
+  NM_MODE: 'associative',
 };
 export const DIM = 32;
 

@@ -364,7 +364,11 @@ export class CascadeEngine {
         retrieval = {
           retrieved_embedding: (r.value as { retrieved_embedding: number[] }).retrieved_embedding,
         };
-        if (topK > 0) recallNm = await recall('recall_nm', retrieval.retrieved_embedding);
+        // A memory that has learned nothing yet (e.g. the first item of a sequence) answers with a zero vector,
+        // which has no direction to search by.
+        if (topK > 0 && retrieval.retrieved_embedding.every((x) => x === 0)) {
+          skip('recall_nm', 'the neural memory has nothing to recall yet (zero answer)', true);
+        } else if (topK > 0) recallNm = await recall('recall_nm', retrieval.retrieved_embedding);
       })();
       let prediction: CycleResult['neural_memory_prediction'] = null;
       const predictTask = (async () => {
