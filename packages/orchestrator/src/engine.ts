@@ -262,9 +262,13 @@ export class CascadeEngine {
       const topK = config.RELATED_TOP_K;
       const recall = (name: StepName, query: number[]) =>
         timed(name, async () => {
+          // Related memories are the same user's when the memory names one (memory core field user_id).
           const r = await core.read('POST', '/retrieve_memories', {
             query_embedding: query,
             top_k: topK + 1,
+            ...(typeof metadata.user_id === 'string' && metadata.user_id !== ''
+              ? { metadata_filter: { user_id: metadata.user_id } }
+              : {}),
           });
           return (r.body.memories ?? []) as Record<string, unknown>[];
         });

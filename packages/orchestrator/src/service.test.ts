@@ -31,7 +31,7 @@ describe('orchestrator: the full cascade against a real memory core and neural m
   test('one cycle stores, learns, boosts by the documented amount with an audit event, retrieves and recalls', async () => {
     const seed = await s.orch.request('POST', '/process_memory', {
       content: 'the garden roses bloom in June',
-      namespace: 'alice',
+      metadata: { user_id: 'alice' },
     });
     assert.equal(seed.status, 200, JSON.stringify(seed.body));
     const r = await s.orch.request('POST', '/process_memory', {

@@ -87,6 +87,22 @@ describe('the cascade across processes', () => {
     assert.equal(second.body.neural_memory_retrieval.retrieved_embedding.length, 768);
   });
 
+  test("related memories stay within the user's own", async () => {
+    const send = jsonClient(orch.url);
+    const bob = await send('POST', '/process_memory', {
+      content: 'Our team offsite in Lisbon happens in May',
+      metadata: { user_id: 'bob' },
+    });
+    assert.equal(bob.status, 200);
+    const ana = await send('POST', '/process_memory', {
+      content: 'Remember the Lisbon team offsite in May',
+      metadata: { user_id: 'ana' },
+    });
+    const related = (ana.body.related_memories as { id: string }[]).map((m) => m.id);
+    assert.ok(related.length > 0, 'ana has related memories');
+    assert.ok(!related.includes(bob.body.memory_id), "bob's memory is not recalled for ana");
+  });
+
   test('bad input gets a 400 and stores nothing', async () => {
     const before = (await jsonClient(core.url)('GET', '/v1/stats')).body.memory_count;
     const bad = await jsonClient(orch.url)('POST', '/process_memory', {
