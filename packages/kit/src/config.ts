@@ -110,3 +110,22 @@ export function describeConfig(schema: z.ZodObject): VariableDoc[] {
     };
   });
 }
+
+/**
+ * The variables every service has — PORT, HOST, LOG_LEVEL, SYNTHIANS_API_TOKEN, MAX_BODY_BYTES — to spread into its
+ * schema: `z.object({ ...serviceVariables('orchestrator', 8002, 4 << 20), … })`.
+ */
+export function serviceVariables(name: string, port: number, maxBodyBytes: number, tokenNote = '') {
+  const variable = `${name.toUpperCase().replaceAll('-', '_')}_PORT`;
+  return {
+    PORT: env
+      .port(port)
+      .describe(`Port for \`serve ${name}\` (in \`up\`, ${variable} overrides the registry port)`),
+    HOST: env.host().describe('Address to bind; anything but loopback requires SYNTHIANS_API_TOKEN'),
+    LOG_LEVEL: env.logLevel().describe('fatal, error, warn, info, debug, trace or silent'),
+    SYNTHIANS_API_TOKEN: env
+      .optionalString()
+      .describe(`Bearer token required on every route but /health and /ready${tokenNote}`),
+    MAX_BODY_BYTES: env.int(maxBodyBytes, 1024).describe('Largest accepted JSON body in bytes (413 above)'),
+  };
+}

@@ -1,28 +1,20 @@
 // Memory core configuration: every variable, its default and its meaning. The README's table is generated from
 // this schema (`npm run docs:config`), and a test checks that it lists every variable.
 import { z } from 'zod';
-import { env, loadConfig, type Env } from '@synthians/kit';
+import { env, loadConfig, serviceVariables, type Env } from '@synthians/kit';
 
 export const memoryCoreSchema = z.object({
-  PORT: env
-    .port(5010)
-    .describe('Port for `serve memory-core` (in `up`, MEMORY_CORE_PORT overrides the registry port)'),
-  HOST: env.host().describe('Address to bind; anything but loopback requires SYNTHIANS_API_TOKEN'),
+  ...serviceVariables('memory-core', 5010, 32 * 1024 * 1024),
   MEMORY_STORAGE_PATH: env
     .optionalString()
     .describe(
       'Folder for the SQLite database and the index snapshot (default: <SYNTHIANS_DATA_DIR>/memory-core)',
     ),
   EMBEDDING_DIM: env.int(768, 16, 8192).describe('Length of every embedding; fixed for a store once created'),
-  LOG_LEVEL: env.logLevel().describe('fatal, error, warn, info, debug, trace or silent'),
-  SYNTHIANS_API_TOKEN: env
-    .optionalString()
-    .describe('Bearer token required on every route but /health and /ready'),
   MEMORY_SYNC: z
     .enum(['full', 'normal'])
     .default('full')
     .describe('full: fsync every commit (survives power loss); normal: survives a process crash, faster'),
-  MAX_BODY_BYTES: env.int(32 * 1024 * 1024, 1024).describe('Largest accepted JSON body in bytes (413 above)'),
   EMBEDDING_PROVIDER: z
     .enum(['builtin', 'openai'])
     .default('builtin')

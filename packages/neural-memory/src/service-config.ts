@@ -1,6 +1,6 @@
 // Configuration of the neural memory HTTP service ("trainer-server"): every variable, its default and its meaning.
 import { z } from 'zod';
-import { AppError, ConfigError, env, loadConfig, type Env } from '@synthians/kit';
+import { AppError, ConfigError, env, loadConfig, type Env, serviceVariables } from '@synthians/kit';
 import { resolveConfig, VARIANTS, type NeuralMemoryConfig, type Variant } from './config.ts';
 
 const urlList = env.urlList('http://127.0.0.1:5010');
@@ -23,16 +23,12 @@ const hiddenDims = z
   });
 
 export const neuralMemorySchema = z.object({
-  PORT: env
-    .port(8001)
-    .describe('Port for `serve neural-memory` (in `up`, NEURAL_MEMORY_PORT overrides the registry port)'),
-  HOST: env.host().describe('Address to bind; anything but loopback requires SYNTHIANS_API_TOKEN'),
-  LOG_LEVEL: env.logLevel().describe('fatal, error, warn, info, debug, trace or silent'),
-  SYNTHIANS_API_TOKEN: env
-    .optionalString()
-    .describe(
-      'Bearer token required on every route but /health and /ready; also sent to the memory core by /train_outer',
-    ),
+  ...serviceVariables(
+    'neural-memory',
+    8001,
+    64 * 1024 * 1024,
+    '; also sent to the memory core by /train_outer',
+  ),
   NEURAL_MEMORY_STORAGE_PATH: env
     .optionalString()
     .describe('Folder for the per-namespace state snapshots (default: <SYNTHIANS_DATA_DIR>/neural-memory)'),
@@ -74,7 +70,6 @@ export const neuralMemorySchema = z.object({
   NM_TRAIN_MAX_EMBEDDINGS: env
     .int(20000, 1, 10_000_000)
     .describe('Largest number of embeddings one /train_outer call may train on'),
-  MAX_BODY_BYTES: env.int(64 * 1024 * 1024, 1024).describe('Largest accepted JSON body in bytes (413 above)'),
 });
 
 export type NeuralMemoryServiceConfig = z.infer<typeof neuralMemorySchema>;

@@ -1,6 +1,6 @@
 // Configuration of the orchestrator ("context cascade engine"): every variable, its default and its meaning.
 import { z } from 'zod';
-import { env, loadConfig, type Env } from '@synthians/kit';
+import { env, loadConfig, type Env, serviceVariables } from '@synthians/kit';
 
 export const VARIANTS = ['NONE', 'MAC', 'MAG', 'MAL'] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -12,16 +12,12 @@ const singleUrl = (def: string) =>
     .transform((u) => u.replace(/\/+$/, ''));
 
 export const orchestratorSchema = z.object({
-  PORT: env
-    .port(8002)
-    .describe('Port for `serve orchestrator` (in `up`, ORCHESTRATOR_PORT overrides the registry port)'),
-  HOST: env.host().describe('Address to bind; anything but loopback requires SYNTHIANS_API_TOKEN'),
-  LOG_LEVEL: env.logLevel().describe('fatal, error, warn, info, debug, trace or silent'),
-  SYNTHIANS_API_TOKEN: env
-    .optionalString()
-    .describe(
-      'Bearer token required on every route but /health and /ready; also sent to the memory core and the neural memory',
-    ),
+  ...serviceVariables(
+    'orchestrator',
+    8002,
+    4 * 1024 * 1024,
+    '; also sent to the memory core and the neural memory',
+  ),
   MEMORY_CORE_URL: env
     .urlList('http://127.0.0.1:5010,http://127.0.0.1:5020')
     .describe(
@@ -75,7 +71,6 @@ export const orchestratorSchema = z.object({
   LLM_TIMEOUT_MS: env
     .int(2000, 50, 120000)
     .describe('Timeout of one variant-advice request (the policy decides on timeout)'),
-  MAX_BODY_BYTES: env.int(4 * 1024 * 1024, 1024).describe('Largest accepted JSON body in bytes (413 above)'),
 });
 
 export type OrchestratorConfig = z.infer<typeof orchestratorSchema>;
