@@ -1,2 +1,2 @@
 // @synthians/voice: audio in (decoding, resampling, DSP), VAD, wake word, speech to text and text to speech.
-export {};
+export * from './audio/index.ts';
