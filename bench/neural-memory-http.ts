@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, listen, stop } from '@synthians/kit';
+import { createLogger, listen, stop, unitVector } from '@synthians/kit';
 import { neuralMemoryService } from '../packages/neural-memory/src/service.ts';
 
 const arg = (name: string, def: number) => {
@@ -19,22 +19,7 @@ const CONCURRENCY = arg('concurrency', 16);
 const NAMESPACES = arg('namespaces', 4);
 const DIM = 768;
 
-function vec(seed: number): number[] {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const v: number[] = [];
-  let norm = 0;
-  for (let i = 0; i < DIM; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    const x = s / 4294967296 - 0.5;
-    v.push(x);
-    norm += x * x;
-  }
-  return v.map((x) => x / Math.sqrt(norm));
-}
+const vec = (seed: number): number[] => unitVector(seed, DIM);
 
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);

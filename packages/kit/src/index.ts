@@ -9,3 +9,4 @@ export * from './lifecycle.ts';
 export * from './json.ts';
 export * from './net.ts';
 export * from './testing.ts';
+export * from './bus.ts';

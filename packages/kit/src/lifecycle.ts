@@ -8,9 +8,14 @@ export interface Listening {
 }
 
 export async function listen(service: ServiceInstance): Promise<Listening> {
-  await service.app.listen({ host: service.host, port: service.port });
-  const address = service.app.server.address();
-  const port = typeof address === 'object' && address ? address.port : service.port;
+  let port: number;
+  if (service.bind) {
+    port = await service.bind();
+  } else {
+    await service.app.listen({ host: service.host, port: service.port });
+    const address = service.app.server.address();
+    port = typeof address === 'object' && address ? address.port : service.port;
+  }
   service.port = port;
   const host = service.host.includes(':') ? `[${service.host}]` : service.host;
   await service.start?.();

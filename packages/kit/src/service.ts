@@ -1,8 +1,10 @@
 // The contract between a service and the runner (`synthians up` / `synthians serve`).
 import type { App } from './http.ts';
 import type { z } from 'zod';
-import type { Env } from './config.ts';
-import type { Logger } from './logger.ts';
+import { maskSecrets, type Env } from './config.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { assertSafeBinding } from './net.ts';
+import type { Bus } from './bus.ts';
 import type { PortName } from './ports.ts';
 
 export interface ServiceContext {
@@ -15,6 +17,8 @@ export interface ServiceContext {
   /** Extra options from the command line (for example `--follow`). */
   options?: Record<string, string | undefined>;
   logger?: Logger;
+  /** The message bus shared by the services of one process (`up`); a service alone creates its own. */
+  bus?: Bus;
 }
 
 export interface ServiceInstance {
@@ -22,6 +26,11 @@ export interface ServiceInstance {
   app: App;
   host: string;
   port: number;
+  /**
+   * For a service whose port speaks more than HTTP (the Wyoming server): binds `host:port` itself and hands
+   * HTTP connections to `app.server`. Returns the bound port. When absent, the runner calls `app.listen`.
+   */
+  bind?(): Promise<number>;
   /** Runs after the server listens (background loops, followers). */
   start?(): Promise<void>;
   /** Flushes and closes storage; called after the HTTP server stopped taking requests. */
@@ -35,4 +44,30 @@ export interface ServiceDefinition {
   /** The service's configuration schema (documented in the README). */
   config: z.ZodObject;
   create(context: ServiceContext): Promise<ServiceInstance>;
+}
+
+/** The variables every service has (see `serviceVariables`). */
+export interface BaseServiceConfig {
+  HOST: string;
+  PORT: number;
+  LOG_LEVEL: string;
+  SYNTHIANS_API_TOKEN?: string | undefined;
+}
+
+/**
+ * What every service does first: its logger (a child of the runner's), the address to bind (the runner's
+ * choice over the service's own HOST/PORT), the refusal to listen off loopback without a token, and the
+ * configuration at debug level with secrets masked.
+ */
+export function serviceSetup(
+  context: ServiceContext,
+  name: string,
+  config: BaseServiceConfig,
+  port: number = context.port ?? config.PORT,
+): { logger: Logger; host: string; port: number } {
+  const logger = context.logger?.child({ service: name }) ?? createLogger(name, config.LOG_LEVEL);
+  const host = context.host ?? config.HOST;
+  assertSafeBinding(host, config.SYNTHIANS_API_TOKEN);
+  logger.debug({ config: maskSecrets(config as unknown as Record<string, unknown>) }, 'configuration');
+  return { logger, host, port };
 }

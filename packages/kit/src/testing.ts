@@ -1,4 +1,5 @@
 // Helpers for tests that talk to a real service over HTTP (shared by every package's test support).
+import type { Bus } from './bus.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +72,7 @@ export interface TestService {
 /** Starts a real service on a free loopback port, logging nothing unless TEST_LOG_LEVEL says so. */
 export async function startTestService(
   definition: ServiceDefinition,
-  opts: { env?: Env; dir?: string; options?: Record<string, string | undefined> } = {},
+  opts: { env?: Env; dir?: string; options?: Record<string, string | undefined>; bus?: Bus } = {},
 ): Promise<TestService> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `synthians-${definition.name}-`));
   const instance = await definition.create({
@@ -80,6 +81,7 @@ export async function startTestService(
     host: '127.0.0.1',
     port: 0,
     options: opts.options,
+    bus: opts.bus,
     logger: createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
   const { url } = await listen(instance);

@@ -2,11 +2,9 @@
 import { resolve } from 'node:path';
 import {
   ConfigError,
-  assertSafeBinding,
   createApp,
-  createLogger,
-  maskSecrets,
   type ServiceContext,
+  serviceSetup,
   type ServiceDefinition,
   type ServiceInstance,
 } from '@synthians/kit';
@@ -90,11 +88,7 @@ export const memoryCoreService: ServiceDefinition = {
     const config = loadMemoryCoreConfig(context.env);
     const follow = context.options?.follow ?? config.FOLLOW_URL;
     const name = follow ? 'memory-core-standby' : 'memory-core';
-    const logger = context.logger?.child({ service: name }) ?? createLogger(name, config.LOG_LEVEL);
-    const host = context.host ?? config.HOST;
-    const port = context.port ?? config.PORT;
-    assertSafeBinding(host, config.SYNTHIANS_API_TOKEN);
-    logger.debug({ config: maskSecrets(config) }, 'configuration');
+    const { logger, host, port } = serviceSetup(context, name, config);
     const dir = resolve(
       config.MEMORY_STORAGE_PATH ?? resolve(context.dataDir, follow ? 'memory-core-standby' : 'memory-core'),
     );

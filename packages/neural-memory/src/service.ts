@@ -2,11 +2,9 @@
 // trainer-server's HTTP API, with snapshots on disk, autosave, and outer-loop training from the memory core.
 import { resolve } from 'node:path';
 import {
-  assertSafeBinding,
   createApp,
-  createLogger,
-  maskSecrets,
   type ServiceContext,
+  serviceSetup,
   type ServiceDefinition,
   type ServiceInstance,
 } from '@synthians/kit';
@@ -23,11 +21,7 @@ export const neuralMemoryService: ServiceDefinition = {
   async create(context: ServiceContext): Promise<ServiceInstance> {
     const config = loadNeuralMemoryConfig(context.env);
     const name = 'neural-memory';
-    const logger = context.logger?.child({ service: name }) ?? createLogger(name, config.LOG_LEVEL);
-    const host = context.host ?? config.HOST;
-    const port = context.port ?? config.PORT;
-    assertSafeBinding(host, config.SYNTHIANS_API_TOKEN);
-    logger.debug({ config: maskSecrets(config as unknown as Record<string, unknown>) }, 'configuration');
+    const { logger, host, port } = serviceSetup(context, name, config);
     const dir = resolve(config.NEURAL_MEMORY_STORAGE_PATH ?? resolve(context.dataDir, 'neural-memory'));
     const store = new NamespaceStore({
       dir,

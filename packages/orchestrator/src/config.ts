@@ -19,9 +19,9 @@ export const orchestratorSchema = z.object({
     '; also sent to the memory core and the neural memory',
   ),
   MEMORY_CORE_URL: env
-    .urlList('http://127.0.0.1:5010,http://127.0.0.1:5020')
+    .urlList('http://127.0.0.1:5010')
     .describe(
-      'Memory core URLs, comma-separated: the primary, then standbys. Reads fail over to the standbys; writes need a writable core (else 503 memory_core_unavailable)',
+      'Memory core URLs, comma-separated: the primary, then standbys (e.g. http://127.0.0.1:5010,http://127.0.0.1:5020 with a standby running). Reads fail over to the standbys; writes need a writable core (else 503 memory_core_unavailable)',
     ),
   NEURAL_MEMORY_URL: singleUrl('http://127.0.0.1:8001').describe(
     'Neural memory (trainer-server) URL; when it is down, memories are still stored and answers say status "degraded"',

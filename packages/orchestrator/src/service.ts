@@ -1,12 +1,10 @@
 // The orchestrator service ("context cascade engine") on the kit: the cascade over the memory core and the neural
 // memory, with memory-core failover, degraded answers when the neural memory is down, and per-step metrics.
 import {
-  assertSafeBinding,
   createApp,
-  createLogger,
-  maskSecrets,
   type HealthReport,
   type ServiceContext,
+  serviceSetup,
   type ServiceDefinition,
   type ServiceInstance,
 } from '@synthians/kit';
@@ -24,11 +22,7 @@ export const orchestratorService: ServiceDefinition = {
   async create(context: ServiceContext): Promise<ServiceInstance> {
     const config = loadOrchestratorConfig(context.env);
     const name = 'orchestrator';
-    const logger = context.logger?.child({ service: name }) ?? createLogger(name, config.LOG_LEVEL);
-    const host = context.host ?? config.HOST;
-    const port = context.port ?? config.PORT;
-    assertSafeBinding(host, config.SYNTHIANS_API_TOKEN);
-    logger.debug({ config: maskSecrets(config as unknown as Record<string, unknown>) }, 'configuration');
+    const { logger, host, port } = serviceSetup(context, name, config);
     const token = config.SYNTHIANS_API_TOKEN;
     const core = new MemoryCoreClient(config.MEMORY_CORE_URL, {
       token,
