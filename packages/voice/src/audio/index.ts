@@ -3,3 +3,4 @@ export * from './pcm.ts';
 export * from './wav.ts';
 export * from './resample.ts';
 export * from './frames.ts';
+export * from './encode.ts';

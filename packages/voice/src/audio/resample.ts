@@ -21,6 +21,22 @@ export const KAISER_BETA = 8.6;
 
 export const TARGET_SAMPLE_RATE = 16000;
 
+export interface ResamplerOptions {
+  /**
+   * Filter length: sinc zero crossings each side at the lower of the two rates (default ZERO_CROSSINGS = 24).
+   * Cost per output sample is proportional to it. Shorter filters have a wider transition band (less
+   * attenuation just below the cutoff, less rejection just above it); e.g. 8 is enough for an internal hop
+   * whose content is well below the cutoff. Must be an integer >= 1.
+   */
+  zeroCrossings?: number;
+  /**
+   * Cutoff as a fraction of the lower rate's Nyquist frequency (default ROLLOFF = 0.9), in (0, 1].
+   * A short filter can move it up to keep more of the top of the band, at the price of some aliasing
+   * just below the lower Nyquist frequency.
+   */
+  rolloff?: number;
+}
+
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /** Modified Bessel function of the first kind, order 0 (power series). */
@@ -45,16 +61,16 @@ interface Filter {
 
 const filterCache = new Map<string, Filter>();
 
-function designFilter(inRate: number, outRate: number): Filter {
-  const key = `${inRate}:${outRate}`;
+function designFilter(inRate: number, outRate: number, zeroCrossings: number, rolloff: number): Filter {
+  const key = `${inRate}:${outRate}:${zeroCrossings}:${rolloff}`;
   const cached = filterCache.get(key);
   if (cached) return cached;
   const g = gcd(inRate, outRate);
   const up = outRate / g;
   const down = inRate / g;
   const scale = Math.min(1, outRate / inRate); // cutoff relative to the input Nyquist
-  const fc = (ROLLOFF * scale) / 2; // cycles per input sample
-  const half = Math.ceil(ZERO_CROSSINGS / scale);
+  const fc = (rolloff * scale) / 2; // cycles per input sample
+  const half = Math.ceil(zeroCrossings / scale);
   const i0Beta = besselI0(KAISER_BETA);
   const taps: Float64Array[] = [];
   for (let p = 0; p < up; p++) {
@@ -100,13 +116,34 @@ export class Resampler {
   private outPhase = 0; // (n*M) mod L
   private flushed = false;
 
-  constructor(inRate: number, outRate: number = TARGET_SAMPLE_RATE) {
+  /** Sinc zero crossings each side (see `ResamplerOptions.zeroCrossings`). */
+  readonly zeroCrossings: number;
+  /** Cutoff relative to the lower Nyquist frequency (see `ResamplerOptions.rolloff`). */
+  readonly rolloff: number;
+
+  constructor(inRate: number, outRate: number = TARGET_SAMPLE_RATE, options: ResamplerOptions = {}) {
     if (!Number.isInteger(inRate) || !Number.isInteger(outRate) || inRate <= 0 || outRate <= 0) {
       throw new RangeError(`Sample rates must be positive integers (got ${inRate} -> ${outRate})`);
     }
+    const zc = options.zeroCrossings ?? ZERO_CROSSINGS;
+    if (!Number.isInteger(zc) || zc < 1) {
+      throw new RangeError(`zeroCrossings must be an integer >= 1 (got ${zc})`);
+    }
+    const rolloff = options.rolloff ?? ROLLOFF;
+    if (!(rolloff > 0 && rolloff <= 1)) throw new RangeError(`rolloff must be in (0, 1] (got ${rolloff})`);
     this.inRate = inRate;
     this.outRate = outRate;
-    this.filter = inRate === outRate ? null : designFilter(inRate, outRate);
+    this.zeroCrossings = zc;
+    this.rolloff = rolloff;
+    this.filter = inRate === outRate ? null : designFilter(inRate, outRate, zc, rolloff);
+  }
+
+  /**
+   * Input samples of look-ahead: an output sample is emitted once the input reaches this many samples past
+   * its instant (0 when the rates are equal).
+   */
+  get lookahead(): number {
+    return this.filter ? this.filter.half : 0;
   }
 
   push(chunk: Float32Array): Float32Array {
@@ -141,29 +178,33 @@ export class Resampler {
     const f = this.filter as Filter;
     const { up, down, half, taps } = f;
     // Outputs n with n*M/L < totalIn exist in total; without `final`, also need input up to index + half.
-    const out: number[] = [];
     const buf = this.buf;
     const start = this.bufStart;
     const end = start + this.bufLen; // absolute index just past the last buffered sample
-    for (;;) {
-      const i = this.outIndex;
-      if (final) {
-        if (i >= this.totalIn) break;
-      } else if (i + half >= this.totalIn) {
-        break;
-      }
-      const h = taps[this.outPhase] as Float64Array;
+    const limit = final ? this.totalIn : this.totalIn - half; // outputs need outIndex < limit
+    // Number of outputs: the n-th next one sits at outIndex + floor((outPhase + n*M) / L).
+    const avail = limit - this.outIndex;
+    const count = avail <= 0 ? 0 : Math.ceil((avail * up - this.outPhase) / down);
+    const out = new Float32Array(count);
+    let i = this.outIndex;
+    let phase = this.outPhase;
+    for (let n = 0; n < count; n++) {
+      const h = taps[phase] as Float64Array;
       const first = i - half + 1;
+      // Taps whose input index lies in the buffer (outside it the input is zero), in ascending order.
+      const jLo = first < start ? start - first : 0;
+      const jHi = Math.min(h.length, end - first);
       let acc = 0;
-      for (let j = 0; j < h.length; j++) {
-        const idx = first + j;
-        if (idx >= start && idx < end) acc += (h[j] ?? 0) * (buf[idx - start] ?? 0);
+      for (let j = jLo, k = first + jLo - start; j < jHi; j++, k++) {
+        acc += (h[j] as number) * (buf[k] as number);
       }
-      out.push(acc);
-      this.outPhase += down;
-      this.outIndex += Math.floor(this.outPhase / up);
-      this.outPhase %= up;
+      out[n] = acc;
+      phase += down;
+      i += Math.floor(phase / up);
+      phase %= up;
     }
+    this.outIndex = i;
+    this.outPhase = phase;
     // Drop input no future output can reach (the next output needs indices >= outIndex - half + 1).
     const keepFrom = Math.max(start, Math.min(end, this.outIndex - half + 1));
     if (keepFrom > start) {
@@ -171,7 +212,7 @@ export class Resampler {
       this.bufLen = end - keepFrom;
       this.bufStart = keepFrom;
     }
-    return Float32Array.from(out);
+    return out;
   }
 }
 
@@ -180,8 +221,9 @@ export function resample(
   samples: Float32Array,
   inRate: number,
   outRate: number = TARGET_SAMPLE_RATE,
+  options: ResamplerOptions = {},
 ): Float32Array {
-  const r = new Resampler(inRate, outRate);
+  const r = new Resampler(inRate, outRate, options);
   const a = r.push(samples);
   const b = r.flush();
   if (b.length === 0) return a;

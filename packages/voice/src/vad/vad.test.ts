@@ -1,16 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { decodeWav } from '../audio/wav.ts';
+import { concat, espeak, hasEspeak, RATE, whiteNoise } from '../testing/signals.ts';
 import { AppError } from '@synthians/kit';
 import { DEFAULT_VAD_CONFIG, VadDetector, type VadEvent } from './detector.ts';
 import { SILERO_WINDOW_SAMPLES, SileroVad } from './silero.ts';
-
-const RATE = 16000;
-const hasEspeak = spawnSync('espeak-ng', ['--version'], { stdio: 'ignore' }).status === 0;
 
 let vad: SileroVad;
 before(async () => {
@@ -20,54 +13,7 @@ after(async () => {
   await vad.close();
 });
 
-/** Deterministic white noise (mulberry32), uniform in [-amp, amp]. */
-function noise(seconds: number, amp: number, seed = 1234): Float32Array {
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Float32Array.from({ length: Math.round(seconds * RATE) }, () => (rnd() * 2 - 1) * amp);
-}
-
-function concat(...parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** Speech synthesised by espeak-ng, decoded to 16 kHz, with the true speech bounds (ms) from its energy. */
-function espeak(text: string): { samples: Float32Array; startMs: number; endMs: number } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'vad-test-'));
-  try {
-    const file = path.join(dir, 'speech.wav');
-    execFileSync('espeak-ng', ['-w', file, text]);
-    const { samples } = decodeWav(new Uint8Array(readFileSync(file)));
-    // Speech bounds: first / last 10 ms block with RMS above -40 dBFS.
-    const block = RATE / 100;
-    let first = -1;
-    let last = -1;
-    for (let b = 0; b * block < samples.length; b++) {
-      const x = samples.subarray(b * block, (b + 1) * block);
-      const rms = Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length);
-      if (rms > 0.01) {
-        if (first < 0) first = b;
-        last = b;
-      }
-    }
-    assert.ok(first >= 0, 'espeak-ng produced audible audio');
-    return { samples, startMs: first * 10, endMs: (last + 1) * 10 };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const noise = (seconds: number, amp: number, seed = 1234): Float32Array => whiteNoise(seconds, amp, seed);
 
 test('defaults are LiveKit-like', () => {
   assert.deepEqual(

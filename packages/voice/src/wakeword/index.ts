@@ -1,0 +1,3 @@
+// Wake-word detection with the openWakeWord models, run with onnxruntime-node.
+export * from './models.ts';
+export * from './detector.ts';
