@@ -1,0 +1,88 @@
+// Configuration of the coordinator (conversation core, port 8080): every variable, its default and its meaning.
+import { z } from 'zod';
+import { env, loadConfig, serviceVariables, type Env } from '@synthians/kit';
+import { isTimeZone } from '../skills/parse.ts';
+import { audioTurnVariables } from '../audio/config.ts';
+
+const singleUrl = (def: string) =>
+  z
+    .url()
+    .default(def)
+    .transform((u) => u.replace(/\/+$/, ''));
+
+export const coordinatorSchema = z.object({
+  ...serviceVariables(
+    'coordinator',
+    8080,
+    1024 * 1024,
+    '; also sent to the memory core and the orchestrator',
+  ),
+  MEMORY_CORE_URL: env
+    .urlList('http://127.0.0.1:5010')
+    .describe(
+      'Memory core URL(s), comma-separated: the first one is searched and deleted from (recall, "forget …")',
+    ),
+  ORCHESTRATOR_URL: singleUrl('http://127.0.0.1:8002').describe(
+    'Orchestrator URL: every conversational turn (and "remember that …") is stored through its /process_memory',
+  ),
+  MEMORY_TIMEOUT_MS: env
+    .int(3000, 50, 120000)
+    .describe(
+      'Timeout of each request to the memory core or the orchestrator (the turn answers without memory)',
+    ),
+  DATABASE_URL: env
+    .optionalString()
+    .describe(
+      'PostgreSQL URL of the session database (read as session-memory reads it, with DATABASE_SCHEMA, SESSION_DB_PATH, MIGRATE_ON_START); unset: PGlite in-process under <SYNTHIANS_DATA_DIR>/session-db, shared with session-memory in one process',
+    ),
+  SESSION_TTL_SECONDS: env
+    .int(86400, 60, 365 * 86400)
+    .describe('Lifetime of a new session without activity (seconds)'),
+  DEFAULT_USER_ID: env
+    .string('default')
+    .describe('User of a turn or session that names none (long-term memories are scoped per user)'),
+  MAX_TURN_CHARS: env.int(4000, 1, 100000).describe('Longest accepted text of one turn (400 text_too_long)'),
+  RECALL_TOP_K: env
+    .int(5, 0, 50)
+    .describe('Long-term memories recalled for a language-model answer (0 = no recall)'),
+  HISTORY_TURNS: env.int(10, 1, 200).describe('Recent interactions returned by GET /v1/sessions/:id'),
+  TZ: z
+    .string()
+    .min(1)
+    .default('UTC')
+    .refine(isTimeZone, 'not an IANA time zone (e.g. Europe/Berlin)')
+    .describe('Time zone of the time/date skill and of reminder times (IANA name, e.g. Europe/Berlin)'),
+  LLM_BASE_URL: env
+    .url()
+    .describe(
+      'OpenAI-compatible chat server for answers the skills do not cover, e.g. http://127.0.0.1:11434/v1 (Ollama); unset: a plain answer says what the assistant can do',
+    ),
+  LLM_MODEL: env.string('llama3.2').describe('Model name sent to LLM_BASE_URL'),
+  LLM_API_KEY: env.optionalString().describe('API key for LLM_BASE_URL, if the server needs one'),
+  LLM_TIMEOUT_MS: env
+    .int(60000, 100, 600000)
+    .describe('Longest time for a whole language-model reply (then the turn apologises)'),
+  LLM_FIRST_TOKEN_TIMEOUT_MS: env
+    .int(20000, 100, 600000)
+    .describe('Longest wait for the first token of a reply (then the turn apologises)'),
+  LLM_CONTEXT_TOKENS: env
+    .int(3000, 256, 1_000_000)
+    .describe(
+      'Prompt budget in estimated tokens (ceil(chars/4) + 4 per message): system prompt, recalled memories, recent session context',
+    ),
+  LLM_MAX_TOKENS: env.int(300, 1, 100000).describe('max_tokens of one reply'),
+  LLM_TEMPERATURE: env.number(0.7, 0, 2).describe('Sampling temperature sent to the model'),
+  LLM_SYSTEM_PROMPT: env
+    .optionalString()
+    .describe('Replaces the built-in system prompt (a short, spoken-style assistant)'),
+  CONFIRM_TTL_SECONDS: env
+    .int(120, 5, 86400)
+    .describe('How long a "should I forget …?" question waits for yes or no'),
+  ...audioTurnVariables,
+});
+
+export type CoordinatorConfig = z.infer<typeof coordinatorSchema>;
+
+export function loadCoordinatorConfig(source: Env = process.env): CoordinatorConfig {
+  return loadConfig(coordinatorSchema, source);
+}
