@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, createLogger } from '@synthians/kit';
 import { findService, services } from './services.ts';
-import { serve, stopOnSignals, up } from './runner.ts';
+import { dataDirFrom, serve, stopOnSignals, up } from './runner.ts';
 
 const program = new Command()
   .name('synthians')
@@ -54,6 +54,95 @@ program
     const { instance, listening } = await serve(def, { ...opts, logger });
     stopOnSignals([instance], logger);
     process.stdout.write(`${listening.name} listening on ${listening.url}\n`);
+  });
+
+program
+  .command('chat')
+  .description('talk to the running assistant in text (each line is a turn; /quit ends)')
+  .option('--url <url>', 'coordinator URL (default $COORDINATOR_URL or http://127.0.0.1:8080)')
+  .option('--user <id>', 'user id (default: the coordinator’s DEFAULT_USER_ID)')
+  .option('--session <id>', 'continue this session')
+  .action(async (opts: { url?: string; user?: string; session?: string }) => {
+    const { chat } = await import('./chat.ts');
+    await chat({
+      url: (opts.url ?? process.env.COORDINATOR_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''),
+      token: process.env.SYNTHIANS_API_TOKEN || undefined,
+      userId: opts.user,
+      sessionId: opts.session,
+      input: process.stdin,
+      output: process.stdout,
+      prompt: process.stdin.isTTY ? 'you> ' : undefined,
+    });
+  });
+
+program
+  .command('talk')
+  .description(
+    'one spoken turn: send a WAV file to the running assistant, write the spoken reply to a WAV file',
+  )
+  .argument('<file.wav>', 'what you say (any WAV: 8–48 kHz, mono/stereo, 16-bit or float)')
+  .option('--out <file>', 'where to write the reply audio', 'reply.wav')
+  .option('--url <url>', 'coordinator URL (default $COORDINATOR_URL or http://127.0.0.1:8080)')
+  .option('--wake-word', 'the recording starts with the wake word (default: the recording is the command)')
+  .option('--user <id>', 'user id')
+  .option('--session <id>', 'continue this session')
+  .action(
+    async (
+      file: string,
+      opts: { out: string; url?: string; wakeWord?: boolean; user?: string; session?: string },
+    ) => {
+      const { readFile, writeFile } = await import('node:fs/promises');
+      const { talk } = await import('@synthians/assistant');
+      const result = await talk({
+        url: opts.url ?? process.env.COORDINATOR_URL ?? 'http://127.0.0.1:8080',
+        wav: new Uint8Array(await readFile(file)),
+        token: process.env.SYNTHIANS_API_TOKEN || undefined,
+        wakeWord: opts.wakeWord ?? false,
+        userId: opts.user,
+        sessionId: opts.session,
+      });
+      await writeFile(opts.out, result.audio);
+      process.stdout.write(`you said: ${result.transcript || '(nothing recognised)'}\n`);
+      process.stdout.write(`reply:    ${result.reply || '(no reply)'}\n`);
+      process.stdout.write(`audio:    ${opts.out}\n`);
+      const error = result.events.find((e) => e.type === 'error');
+      if (error) process.stderr.write(`error: ${JSON.stringify(error)}\n`);
+      if (!result.reply) process.exitCode = 1;
+    },
+  );
+
+const db = program
+  .command('db')
+  .description('the session database (PostgreSQL at DATABASE_URL, else PGlite under the data directory)');
+db.command('migrate')
+  .description(
+    'database setup: wait for PostgreSQL (with backoff), apply pending migrations; non-zero exit on failure',
+  )
+  .option(
+    '--data-dir <dir>',
+    'data directory for the in-process database (default: $SYNTHIANS_DATA_DIR or ./data)',
+  )
+  .option('--wait-ms <ms>', 'how long to wait for PostgreSQL (default $DATABASE_WAIT_MS or 30000)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError('a non-negative number of milliseconds');
+    return n;
+  })
+  .action(async (opts: { dataDir?: string; waitMs?: number }) => {
+    const logger = createLogger(undefined, process.env.LOG_LEVEL ?? 'info');
+    const { runDbMigrate } = await import('@synthians/session-memory');
+    const waitEnv = process.env.DATABASE_WAIT_MS ? Number(process.env.DATABASE_WAIT_MS) : undefined;
+    const result = await runDbMigrate({
+      databaseUrl: process.env.DATABASE_URL || undefined,
+      dataDir: dataDirFrom(process.env, opts.dataDir),
+      waitMs: opts.waitMs ?? waitEnv,
+      logger,
+    });
+    process.stdout.write(
+      result.applied.length > 0
+        ? `applied ${result.applied.join(', ')}; schema at ${result.current}\n`
+        : `schema up to date at ${result.current}\n`,
+    );
   });
 
 program

@@ -2,9 +2,9 @@
 import { resolve } from 'node:path';
 import {
   assertNoPortCollisions,
+  createBus,
   createLogger,
   listen,
-  ports,
   stopOnSignals,
   type Env,
   type Listening,
@@ -12,25 +12,15 @@ import {
   type ServiceDefinition,
   type ServiceInstance,
 } from '@synthians/kit';
-import { services } from './services.ts';
+import { portFor, services } from './services.ts';
+
+export { portFor };
 
 export interface RunOptions {
   env?: Env;
   host?: string;
   dataDir?: string;
   logger?: Logger;
-}
-
-/** `<SERVICE>_PORT` (e.g. MEMORY_CORE_PORT) overrides a registry port in `up`. */
-export function portFor(def: ServiceDefinition, env: Env): number {
-  const variable = `${def.name.toUpperCase().replaceAll('-', '_')}_PORT`;
-  const value = env[variable];
-  if (value === undefined || value === '') return ports[def.port];
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`${variable} must be a port number (0–65535), got ${JSON.stringify(value)}`);
-  }
-  return port;
 }
 
 export function dataDirFrom(env: Env, given?: string): string {
@@ -48,11 +38,25 @@ export async function up(
   assertNoPortCollisions(assignments);
   // In one process every service reads the same environment; PORT/HOST are per service, so they are not passed.
   const { PORT: _port, ...shared } = env;
+  // One bus for every service of this process: in-process, or NATS when NATS_URL is set.
+  const bus = await createBus({
+    natsUrl: env.NATS_URL || undefined,
+    name: 'synthians',
+    token: env.SYNTHIANS_API_TOKEN,
+    logger,
+  });
   const instances: ServiceInstance[] = [];
   const listening: Listening[] = [];
   try {
     for (const def of services) {
-      const instance = await def.create({ env: shared, dataDir, host, port: assignments[def.name], logger });
+      const instance = await def.create({
+        env: shared,
+        dataDir,
+        host,
+        port: assignments[def.name],
+        logger,
+        bus,
+      });
       listening.push(await listen(instance));
       instances.push(instance);
     }
