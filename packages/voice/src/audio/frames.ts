@@ -57,6 +57,11 @@ export class Framer {
     return out;
   }
 
+  /** The samples that do not fill a frame yet, without consuming them (a view: do not modify). */
+  peek(): Float32Array {
+    return this.rest;
+  }
+
   get pending(): number {
     return this.rest.length;
   }

@@ -29,6 +29,13 @@
 // speech or ambiguous window re-opens the speech exactly as before and the next drop is refined again). Its
 // `timestampMs` is the boundary; `detectedAtMs` (the decision time) is >= timestampMs + minSilenceMs. Segments
 // from `segments()` use the same boundaries. `new VadDetector(vad, config, { refineEnd: false })` turns it off.
+//
+// Deciding between windows. Silero needs whole 32 ms windows, so a decision taken only at window ends comes on
+// average 16 ms (up to 32 ms) after the minimum silence has passed. With refinement on and a trusted noise
+// level, `push` also looks at the samples of the partial window after the last whole one: once the minimum
+// silence since the boundary has passed and every 10 ms of that partial audio is below the "clearly speech"
+// level, `speech_end` is emitted right there (`detectedAtMs` is the end of the pushed audio). Speech that resumes
+// inside the partial window is loud, so the decision waits for Silero's verdict on the whole window as before.
 import { Framer } from '../audio/frames.ts';
 import { TARGET_SAMPLE_RATE } from '../audio/resample.ts';
 import { SILERO_WINDOW_SAMPLES, SileroVad } from './silero.ts';
@@ -76,8 +83,9 @@ export interface VadEvent {
   /** Probability of the window that triggered the event. */
   probability: number;
   /**
-   * Stream time (ms) at which the decision was made (end of the triggering window); >= `timestampMs`, and for
-   * `speech_end` >= `timestampMs + minSilenceMs` (except when `flush` closes open speech).
+   * Stream time (ms) at which the decision was made (end of the triggering window, or for an end decided
+   * between windows the end of the audio pushed so far); >= `timestampMs`, and for `speech_end`
+   * >= `timestampMs + minSilenceMs` (except when `flush` closes open speech).
    */
   detectedAtMs: number;
   /** `speech_start` only: audio from `prefixPaddingMs` before the onset up to `detectedAtMs`. */
@@ -105,7 +113,7 @@ const NOISE_MARGIN_DB = 4;
 /** ... and no more than this below the utterance's speech level. */
 const SPEECH_RANGE_DB = 35;
 /** Refinement needs the speech level this far above the noise level; below, the boundary is not moved. */
-const MIN_SNR_DB = 15;
+const MIN_SNR_DB = 10;
 /** Non-speech audio needed before the noise level is trusted. */
 const MIN_NOISE_MS = 200;
 /** Noise level: the median of the last NOISE_HISTORY_MS of non-speech blocks. */
@@ -139,6 +147,8 @@ export class VadDetector {
   private lastSpeechEndMs = 0;
   // End of speech: the boundary after the drop below the deactivation threshold (undefined while speech goes on).
   private endBoundaryMs: number | undefined;
+  /** Probability of the last window processed. */
+  private lastProbability = 0;
   private readonly refineEnd: boolean;
   /** Start of the last window with p >= CONFIDENT_PROB in the current utterance. */
   private lastConfidentStartMs = 0;
@@ -189,6 +199,7 @@ export class VadDetector {
     return this.enqueue(async () => {
       const events: VadEvent[] = [];
       for (const w of this.framer.push(samples)) await this.step(w, events);
+      this.endBetweenWindows(events);
       return events;
     });
   }
@@ -256,6 +267,7 @@ export class VadDetector {
     this.onsetMs = undefined;
     this.lastSpeechEndMs = 0;
     this.endBoundaryMs = undefined;
+    this.lastProbability = 0;
     this.lastConfidentStartMs = 0;
     this.blockSumSq = 0;
     this.blockFill = 0;
@@ -268,6 +280,7 @@ export class VadDetector {
   /** One 512-sample window; `valid` is how many of its samples are real audio (the rest is padding). */
   private async step(window: Float32Array, events: VadEvent[], valid = window.length): Promise<void> {
     const p = await this.vad.process(window);
+    this.lastProbability = p;
     const { windowMs, minSpeechMs, minSilenceMs } = this.config;
     const startMs = this.windowIndex * windowMs;
     const endMs = this.consumedSamples / SAMPLES_PER_MS + valid / SAMPLES_PER_MS;
@@ -309,24 +322,40 @@ export class VadDetector {
         // First silent window after speech: place the boundary; then wait until minSilenceMs have passed
         // since it (whole windows, all silent: any other window clears the boundary).
         this.endBoundaryMs ??= this.refineEnd ? this.refinedEnd() : this.lastSpeechEndMs;
-        if (endMs - this.endBoundaryMs >= minSilenceMs) {
-          this.speaking = false;
-          events.push({
-            type: 'speech_end',
-            timestampMs: this.endBoundaryMs,
-            probability: p,
-            detectedAtMs: endMs,
-          });
-          this.speechRunMs = 0;
-          this.onsetMs = undefined;
-          this.endBoundaryMs = undefined;
-        }
+        if (endMs - this.endBoundaryMs >= minSilenceMs) this.endSpeech(events, this.endBoundaryMs, p, endMs);
       }
     } else if (this.speaking) {
       // Ambiguous window inside speech: keeps the speech open.
       this.endBoundaryMs = undefined;
       this.lastSpeechEndMs = endMs;
     }
+  }
+
+  private endSpeech(events: VadEvent[], boundaryMs: number, probability: number, atMs: number): void {
+    this.speaking = false;
+    events.push({ type: 'speech_end', timestampMs: boundaryMs, probability, detectedAtMs: atMs });
+    this.speechRunMs = 0;
+    this.onsetMs = undefined;
+    this.endBoundaryMs = undefined;
+  }
+
+  /**
+   * After the whole windows of a push: ends the speech inside the partial window when the minimum silence has
+   * passed and that partial audio is quiet (see "Deciding between windows" in the header comment).
+   */
+  private endBetweenWindows(events: VadEvent[]): void {
+    const boundary = this.endBoundaryMs;
+    if (!this.refineEnd || !this.speaking || boundary === undefined) return;
+    const pending = this.framer.peek();
+    const nowMs = (this.consumedSamples + pending.length) / SAMPLES_PER_MS;
+    if (pending.length === 0 || nowMs - boundary < this.config.minSilenceMs) return;
+    const loud = this.loudLevelDb();
+    if (loud === undefined) return;
+    for (let i = 0; i < pending.length; i += BLOCK_SAMPLES) {
+      const block = pending.subarray(i, Math.min(pending.length, i + BLOCK_SAMPLES));
+      if (levelDb(block) > loud) return;
+    }
+    this.endSpeech(events, boundary, this.lastProbability, nowMs);
   }
 
   /**
@@ -339,8 +368,7 @@ export class VadDetector {
       const v = window[i] ?? 0;
       this.blockSumSq += v * v;
       if (++this.blockFill === BLOCK_SAMPLES) {
-        const level = Math.sqrt(this.blockSumSq / BLOCK_SAMPLES);
-        const db = level > 0 ? Math.max(MIN_DB, Math.min(0, 20 * Math.log10(level))) : MIN_DB;
+        const db = rmsToDb(Math.sqrt(this.blockSumSq / BLOCK_SAMPLES));
         this.blockDb[this.blockCount % BLOCK_HISTORY] = db;
         this.blockCount++;
         this.blockSumSq = 0;
@@ -392,11 +420,8 @@ export class VadDetector {
    */
   private refinedEnd(): number {
     const last = this.lastSpeechEndMs;
-    const noise = this.noiseLevelDb();
-    if (noise === undefined || this.speechBlocks === 0) return last;
-    const level = this.speechLevelDb();
-    if (level - noise < MIN_SNR_DB) return last;
-    const loud = Math.max(noise + NOISE_MARGIN_DB, level - SPEECH_RANGE_DB);
+    const loud = this.loudLevelDb();
+    if (loud === undefined) return last;
     const lo = Math.max(last - MAX_REFINE_MS, this.lastConfidentStartMs, this.onsetMs ?? 0);
     // Blocks that end after `lo` and start before `last`, newest first, among those still kept.
     const oldest = Math.max(0, this.blockCount - BLOCK_HISTORY);
@@ -405,6 +430,18 @@ export class VadDetector {
       if (this.blockDb[k % BLOCK_HISTORY]! > loud) return Math.min(last, Math.max(lo, (k + 1) * BLOCK_MS));
     }
     return lo;
+  }
+
+  /**
+   * The level above which a 10 ms block is clearly speech, or undefined when the audio is not clean enough to
+   * tell (no trusted noise level, no speech level yet, or speech less than MIN_SNR_DB above the noise).
+   */
+  private loudLevelDb(): number | undefined {
+    const noise = this.noiseLevelDb();
+    if (noise === undefined || this.speechBlocks === 0) return undefined;
+    const level = this.speechLevelDb();
+    if (level - noise < MIN_SNR_DB) return undefined;
+    return Math.max(noise + NOISE_MARGIN_DB, level - SPEECH_RANGE_DB);
   }
 
   /** Concatenated history from stream time `fromMs` to now (clamped to what is kept). */
@@ -421,6 +458,17 @@ export class VadDetector {
     }
     return out;
   }
+}
+
+function rmsToDb(rms: number): number {
+  return rms > 0 ? Math.max(MIN_DB, Math.min(0, 20 * Math.log10(rms))) : MIN_DB;
+}
+
+/** RMS level of some samples in dBFS, clamped to [MIN_DB, 0]. */
+function levelDb(samples: Float32Array): number {
+  let sum = 0;
+  for (const v of samples) sum += v * v;
+  return rmsToDb(Math.sqrt(sum / Math.max(1, samples.length)));
 }
 
 function validate(c: VadConfig): void {
