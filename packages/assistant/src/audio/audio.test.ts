@@ -88,11 +88,13 @@ test('wake word → command → spoken answer, events in order, back to listenin
         : [],
     );
     assert.ok(starts.length >= 1, 'a speech_start of the command after listening began');
-    const end = index(log, (e) => e.type === 'vad' && e.event === 'speech_end', starts[0]);
-    const thinking = index(log, (e) => e.type === 'state' && e.state === 'thinking', end);
-    assert.ok(end > 0 && end < transcript, 'speech_end before the transcript');
-    assert.ok(thinking > end && thinking < transcript, 'thinking between speech_end and the transcript');
+    const thinking = index(log, (e) => e.type === 'state' && e.state === 'thinking', starts[0]);
+    assert.ok(thinking > 0 && thinking < transcript, 'thinking between the speech_start and the transcript');
     assert.equal(log[transcript]?.event?.text, 'what time is it', 'the command was recognised');
+    // A whole command ends the turn after TURN_EARLY_END_MS of silence, before the VAD's speech_end.
+    assert.equal(log[transcript]?.event?.end_of_turn, 'command', 'ended early: a whole command');
+    const end = index(log, (e) => e.type === 'vad' && e.event === 'speech_end', starts[0]);
+    assert.ok(end === -1 || end > thinking, 'the speech_end (if sent yet) comes after the turn started');
     const reply = index(log, (e) => e.type === 'reply', transcript);
     assert.match(String(log[reply]?.event?.text), /^It's \d{1,2}:\d\d [AP]M\.$/, 'the reply says the time');
     const ttsStart = index(log, (e) => e.type === 'tts_start', reply);
@@ -199,6 +201,106 @@ test('barge-in: user speech during a long reply stops the audio within 300 ms', 
     client.close();
   }
 });
+
+test(
+  'early end of turn: a whole command ends the turn before the VAD; otherwise the VAD decides',
+  speech,
+  async () => {
+    const early = await coordinator({ STT_COMMANDS: 'what time is it in london' });
+    const off = await coordinator({ TURN_EARLY_END_MS: '0' });
+    try {
+      const run = async (url: string, text: string) => {
+        const client = await AudioClient.connect(url);
+        const ready = await client.start({ options: { wake_word: false, tts: { pace: false } } });
+        const mic = new Mic(client);
+        try {
+          mic.say(concat(silence(0.5), say(text), silence(1)));
+          const turn = await client.waitFor((e) => e.type === 'turn', 20000);
+          const log = client.log;
+          const tr = index(log, (e) => e.type === 'transcript' && e.final === true);
+          const end = index(log, (e) => e.type === 'vad' && e.event === 'speech_end');
+          return { ready: ready.event, turn: turn.event, transcript: log[tr]?.event, tr, end };
+        } finally {
+          await mic.stop();
+          client.close();
+        }
+      };
+      // "thank you" is a whole command that nothing extends: the turn starts after 250 ms of silence.
+      const a = await run(early.url, 'thank you');
+      assert.equal(a.ready?.turn_early_end_ms, 250, 'ready announces the early end');
+      assert.equal(a.transcript?.text, 'thank you');
+      assert.equal(a.transcript?.end_of_turn, 'command', 'ended early');
+      assert.equal(a.turn?.end_of_turn, 'command');
+      assert.ok(a.end === -1 || a.end > a.tr, 'transcript before the VAD speech_end');
+      const delay = Number((a.turn?.timings as Record<string, number>).vad_end_delay_ms);
+      assert.ok(
+        delay >= 250 && delay < 550,
+        `the turn started ${delay} ms after the end of speech (TURN_EARLY_END_MS 250 ≤ it < 550)`,
+      );
+      // "what time is it" is extended by "what time is it in london": the VAD's end of speech decides.
+      const b = await run(early.url, 'what time is it');
+      assert.equal(b.transcript?.text, 'what time is it');
+      assert.equal(b.transcript?.end_of_turn, 'vad', 'not ended early: a longer command starts with it');
+      assert.ok(b.end >= 0 && b.end < b.tr, 'speech_end before the transcript');
+      const full = Number((b.turn?.timings as Record<string, number>).vad_end_delay_ms);
+      assert.ok(full >= 550, `after the full silence (${full} ms)`);
+      // TURN_EARLY_END_MS=0: always the VAD.
+      const c0 = await run(off.url, 'thank you');
+      assert.equal(c0.ready?.turn_early_end_ms, 0);
+      assert.equal(c0.transcript?.end_of_turn, 'vad');
+      assert.ok(c0.end >= 0 && c0.end < c0.tr, 'speech_end before the transcript');
+    } finally {
+      await Promise.all([early.destroy(), off.destroy()]);
+    }
+  },
+);
+
+test(
+  'early end of turn: speech that goes on in the same breath is heard as the next utterance',
+  speech,
+  async () => {
+    const client = await open({ options: { wake_word: false } });
+    const mic = new Mic(client);
+    try {
+      // "help" (a long reply), a 380 ms pause — over TURN_EARLY_END_MS, under TURN_END_SILENCE_MS, so one VAD
+      // segment — then "what time is it".
+      const help = say('help');
+      const helpEnd = Math.round((espeakEndMs(help) * RATE) / 1000);
+      mic.say(concat(silence(0.5), help.subarray(0, helpEnd), silence(0.38), say('what time is it')));
+      const first = await client.waitFor((e) => e.type === 'transcript' && e.final === true, 20000);
+      assert.equal(first.event?.text, 'help');
+      assert.equal(first.event?.end_of_turn, 'command', 'the first command ended early');
+      const barge = await client.waitFor((e) => e.type === 'barge_in', 10000, client.log.indexOf(first));
+      const heardNext = await client.waitFor(
+        (e) => e.type === 'transcript' && e.final === true,
+        20000,
+        client.log.indexOf(barge),
+      );
+      const second = await client.waitFor((e) => e.type === 'turn', 20000, client.log.indexOf(heardNext));
+      const heard = client.events.filter((e) => e.type === 'transcript').map((e) => e.text);
+      assert.equal(second.event?.text, 'what time is it', `the resumed speech (heard: ${heard.join(' | ')})`);
+      assert.match(String(second.event?.reply), /^It's /, 'the resumed speech was answered');
+      const turns = client.events.filter((e) => e.type === 'turn');
+      assert.equal(turns[0]?.text, 'help');
+      assert.equal(turns[0]?.interrupted, true, 'the help reply was interrupted by the resumed speech');
+      const starts = client.events.filter((e) => e.type === 'vad' && e.event === 'speech_start');
+      assert.equal(starts.length, 1, 'one VAD segment for both');
+    } finally {
+      await mic.stop();
+      client.close();
+    }
+  },
+);
+
+function espeakEndMs(samples: Float32Array): number {
+  const block = RATE / 100;
+  for (let b = Math.floor(samples.length / block) - 1; b >= 0; b--) {
+    let s = 0;
+    for (let i = b * block; i < (b + 1) * block; i++) s += (samples[i] ?? 0) ** 2;
+    if (Math.sqrt(s / block) > 0.01) return (b + 1) * 10;
+  }
+  return samples.length / (RATE / 1000);
+}
 
 function espeakOnsetMs(samples: Float32Array): number {
   const block = RATE / 100;

@@ -38,6 +38,11 @@ export const audioTurnVariables = {
     .describe(
       'End of a spoken turn: the VAD minimum silence after speech before speech_end (the VAD default is 550)',
     ),
+  TURN_EARLY_END_MS: env
+    .int(250, 0, 10000)
+    .describe(
+      'With a command grammar (pocketsphinx): after this much silence the words so far are recognised, and a complete command that no longer command extends ends the turn at once, before TURN_END_SILENCE_MS; 0 = off',
+    ),
   BARGE_IN_MIN_MS: env
     .int(0, 0, 5000)
     .describe(

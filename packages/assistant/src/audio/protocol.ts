@@ -13,19 +13,23 @@
 //
 // Server → client (JSON text messages, plus binary reply audio)
 //   {"type":"ready","session_id":string|null,"wake_word":bool,"wake_words":[…],"stt":"pocketsphinx",
-//    "tts":{"sample_rate","encoding","channels":1},"turn_end_silence_ms":550}
+//    "tts":{"sample_rate","encoding","channels":1},"turn_end_silence_ms":550,"turn_early_end_ms":250}
+//      (turn_early_end_ms is 0 when off or when the STT engine has no command grammar)
 //   {"type":"state","state":"idle"|"listening"|"thinking"|"speaking"}
 //   {"type":"vad","event":"speech_start"|"speech_end","timestamp_ms","detected_at_ms"}   (stream time of the
 //      16 kHz audio received so far: ms since the first sample)
 //   {"type":"wake","name":"hey_jarvis","score":0.98,"timestamp_ms"}
-//   {"type":"transcript","final":true,"text":"what time is it","stt_ms"}   (partials: "final":false, when the
-//      STT provider streams them)
+//   {"type":"transcript","final":true,"text":"what time is it","stt_ms","end_of_turn":"command"|"vad"|"max_utterance"}
+//      (partials: "final":false, when the STT provider streams them). end_of_turn says what ended the turn: a whole
+//      command heard after TURN_EARLY_END_MS of silence, the VAD's speech_end (TURN_END_SILENCE_MS), or
+//      MAX_UTTERANCE_MS. After an early end the VAD's speech_end for that segment still comes; speech that goes
+//      on in the same breath is the next utterance (and a barge-in once it has lasted 250 ms).
 //   {"type":"reply","text":"It's 3:04 PM.","index":0,"turn_id"?}                 one per sentence, as it is ready
 //   {"type":"tts_start","sample_rate":16000,"encoding":"pcm_s16le","channels":1}      once per reply
 //   <binary messages: the reply audio, mono PCM in that rate/encoding, whole samples, in order>
 //   {"type":"tts_end","interrupted":false}                    (true after barge-in, a TTS failure or a new turn)
 //   {"type":"barge_in","timestamp_ms","detected_at_ms"}
-//   {"type":"turn","turn_id","session_id","skill","text","reply","interrupted","timings":{…}}
+//   {"type":"turn","turn_id","session_id","skill","text","reply","end_of_turn"?,"interrupted","timings":{…}}
 //   {"type":"notice","message","timer_id","kind","fired_at"}   (a timer of this session fired; also spoken at the
 //      start of the session's next turn)
 //   {"type":"error","error":{"code","message"}}      fatal ones (bad start, unsupported format, non-finite or

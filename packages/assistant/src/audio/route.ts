@@ -17,6 +17,7 @@ export interface AudioRouteConfig extends EngineSettings {
   AUDIO_DENOISE: boolean;
   AUDIO_AGC: boolean;
   TURN_END_SILENCE_MS: number;
+  TURN_EARLY_END_MS: number;
   BARGE_IN_MIN_MS: number;
   FOLLOW_UP_MS: number;
   LISTEN_TIMEOUT_MS: number;
@@ -37,6 +38,7 @@ export interface AudioRouteContext {
 export function voiceSettings(c: AudioRouteConfig): VoiceSettings {
   return {
     turnEndSilenceMs: c.TURN_END_SILENCE_MS,
+    turnEarlyEndMs: c.TURN_EARLY_END_MS,
     bargeInMinMs: c.BARGE_IN_MIN_MS,
     followUpMs: c.FOLLOW_UP_MS,
     listenTimeoutMs: c.LISTEN_TIMEOUT_MS,
@@ -203,6 +205,7 @@ export async function registerAudioRoute(
               stt: e.stt.name,
               tts: { sample_rate: start.tts.sampleRate, encoding: start.tts.encoding, channels: 1 },
               turn_end_silence_ms: settings.turnEndSilenceMs,
+              turn_early_end_ms: e.stt.completePhrases ? settings.turnEarlyEndMs : 0,
             });
             send({ type: 'state', state: opened.state });
           });

@@ -15,6 +15,15 @@
 // the wake word's detection (the audio after it) and counts only if the segment goes on for WAKE_MIN_COMMAND_MS
 // after it. "hey jarvis … (pause) … what time is it": the wake segment ends with too little after the wake word,
 // and the next segment is the command.
+//
+// Early end of turn (TURN_EARLY_END_MS, only with an STT engine that has a closed command grammar, i.e.
+// pocketsphinx): once the VAD has heard TURN_EARLY_END_MS of silence after the speech (its open pause, before
+// TURN_END_SILENCE_MS makes it a speech_end), the utterance so far is recognised. If that gives a whole command
+// that no longer command of the grammar extends, the turn starts at once ("end_of_turn":"command"). Otherwise
+// (nothing recognised, or e.g. "set a timer" when "set a timer for five minutes" exists) the VAD decides as
+// usual, and its speech_end reuses that recognition when no speech came in between (the rest is silence).
+// Speech that goes on in the same VAD segment after an early end is treated like new speech: it becomes the next
+// utterance, and interrupts the reply (barge-in) once it has lasted RESUME_CONFIRM_MS without a pause.
 import { AppError, type Logger } from '@synthians/kit';
 import { FusedPreprocessor, type SttStream, type VadEvent, type WakeEvent } from '@synthians/voice';
 import type { Notice, TurnEngine, TurnResult } from '../coordinator/turn-engine.ts';
@@ -24,9 +33,19 @@ import { Speaker } from './speaker.ts';
 
 const RATE = 16000;
 const PER_MS = RATE / 1000;
+/** Speech that resumes after an early end must go on this long, unpaused, before it interrupts the reply. */
+const RESUME_CONFIRM_MS = 250;
+/** Audio handed to the utterance from before resumed speech (as the VAD's prefix padding does). */
+const RESUME_PREFIX_MS = 300;
+/** Recent audio kept for pending barge-ins, beyond BARGE_IN_MIN_MS. */
+const RECENT_MS = 2000;
+/** The VAD window: resumed speech is first seen at the end of one. */
+const VAD_WINDOW_MS = 32;
 
 export interface VoiceSettings {
   turnEndSilenceMs: number;
+  /** 0 = off. See "Early end of turn" above. */
+  turnEarlyEndMs: number;
   bargeInMinMs: number;
   followUpMs: number;
   listenTimeoutMs: number;
@@ -46,7 +65,25 @@ interface Utterance {
   startMs: number;
   afterWake: boolean;
   samples: number;
+  /** The audio written so far (for the early-end recognition). */
+  audio: Float32Array[];
+  /** The VAD pause an early-end recognition was last started on (one try per pause). */
+  triedPauseMs?: number;
 }
+
+/** An early-end recognition of an utterance, started on a VAD pause. */
+interface Speculation {
+  u: Utterance;
+  /** The pause's start: the end of speech (stream ms). */
+  boundaryMs: number;
+  /** Stream time (ms) and wall clock when it started. */
+  atMs: number;
+  wall: number;
+  abort: AbortController;
+  result: Promise<{ text: string; sttMs: number }>;
+}
+
+type EndOfTurn = 'vad' | 'command' | 'max_utterance';
 
 interface ActiveTurn {
   id: number;
@@ -69,10 +106,20 @@ export class VoiceSession {
   private pos = 0;
   private utterance: Utterance | undefined;
   private vadSpeaking = false;
-  /** Stream time (ms) at which a pending barge-in is confirmed (BARGE_IN_MIN_MS after speech_start). */
-  private pendingBarge: VadEvent | undefined;
+  /**
+   * User speech during a turn, not yet confirmed as a barge-in: confirmed at `confirmAtMs` (BARGE_IN_MIN_MS after
+   * the speech_start; for speech resumed after an early end RESUME_CONFIRM_MS more, and still unpaused). Its
+   * utterance gets `event.audio` plus the audio from `audioFromMs` on.
+   */
+  private pendingBarge:
+    { event: VadEvent; confirmAtMs: number; audioFromMs: number; resumed: boolean } | undefined;
   private turn: ActiveTurn | undefined;
   private turnSeq = 0;
+  /** The early-end recognition in progress or finished for the current pause. */
+  private early: Speculation | undefined;
+  /** A turn was ended early and the VAD segment it came from has not ended yet. */
+  private earlySegmentOpen = false;
+  private readonly recent: RecentAudio;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly offNotice: () => void;
@@ -88,6 +135,7 @@ export class VoiceSession {
     private readonly logger?: Logger,
   ) {
     this.useWake = wake !== undefined;
+    this.recent = new RecentAudio((settings.bargeInMinMs + RECENT_MS) * PER_MS);
     this.sessionId = start.sessionId;
     const onNotice = (n: Notice & { session_id: string }) => {
       if (n.session_id === this.sessionId)
@@ -166,6 +214,8 @@ export class VoiceSession {
     clearTimeout(this.timer);
     this.offNotice();
     this.cancelUtterance();
+    this.early?.abort.abort();
+    this.early = undefined;
     const t = this.turn;
     if (t) {
       t.abort.abort();
@@ -179,6 +229,7 @@ export class VoiceSession {
   private async process(samples: Float32Array, vadEvents: VadEvent[]): Promise<void> {
     const chunkStart = this.pos;
     this.pos += samples.length;
+    this.recent.push(samples, chunkStart);
     const wakeEvents: WakeEvent[] = this.wake && samples.length > 0 ? await this.wake.push(samples) : [];
     if (this.closed) return;
     type Ev = { at: number; vad?: VadEvent; wake?: WakeEvent };
@@ -195,6 +246,7 @@ export class VoiceSession {
         try {
           u.stream.write(part);
           u.samples += part.length;
+          u.audio.push(part.slice());
         } catch (err) {
           this.logger?.warn({ err: String(err) }, 'STT stream write failed');
         }
@@ -208,11 +260,80 @@ export class VoiceSession {
     }
     feed(this.pos);
     const u = this.utterance;
-    if (u && u.samples / PER_MS >= this.settings.maxUtteranceMs) this.finishUtterance(this.pos / PER_MS);
+    if (u && u.samples / PER_MS >= this.settings.maxUtteranceMs)
+      this.finishUtterance(this.pos / PER_MS, this.pos / PER_MS, 'max_utterance');
+    this.checkPause();
     const b = this.pendingBarge;
-    if (b && this.vadSpeaking && this.pos / PER_MS >= b.detectedAtMs + this.settings.bargeInMinMs) {
+    if (b && this.vadSpeaking && this.pos / PER_MS >= b.confirmAtMs) {
+      // Resumed speech must still be going on (a pause may be the end of a short noise).
+      if (b.resumed && this.pre.vadPausedSinceMs !== undefined) return;
       this.pendingBarge = undefined;
-      this.bargeIn(b);
+      const since = this.recent.since(Math.round(b.audioFromMs * PER_MS));
+      this.bargeIn({ ...b.event, audio: b.event.audio ? concatAudio([b.event.audio, since]) : since });
+    }
+  }
+
+  /** Acts on the VAD's open pause: the early end of turn, and speech resumed after one. */
+  private checkPause(): void {
+    const paused = this.pre.vadPausedSinceMs;
+    const nowMs = this.pos / PER_MS;
+    const spec = this.early;
+    if (spec && (spec.u !== this.utterance || spec.boundaryMs !== paused)) {
+      // Speech went on, or the utterance ended some other way: that recognition is void.
+      spec.abort.abort();
+      this.early = undefined;
+    }
+    if (this.earlySegmentOpen && this.vadSpeaking && paused === undefined) this.resumeAfterEarlyEnd(nowMs);
+    const u = this.utterance;
+    const phrases = this.engines.stt.completePhrases;
+    const wait = this.settings.turnEarlyEndMs;
+    if (!u || this.early || paused === undefined || !phrases || wait <= 0) return;
+    if (nowMs - paused < wait || u.triedPauseMs === paused) return;
+    if (u.afterWake && paused - u.startMs < this.settings.wakeMinCommandMs) return;
+    u.triedPauseMs = paused;
+    this.speculate(u, paused, nowMs, phrases);
+  }
+
+  private speculate(u: Utterance, boundaryMs: number, atMs: number, phrases: readonly string[]): void {
+    const abort = new AbortController();
+    const wall = performance.now();
+    const result = this.engines.stt
+      .transcribe(concatAudio(u.audio), { signal: abort.signal })
+      .then((tr) => ({ text: tr.text.trim(), sttMs: elapsed(wall) }));
+    const spec: Speculation = { u, boundaryMs, atMs, wall, abort, result };
+    this.early = spec;
+    result.then(
+      ({ text }) => {
+        if (this.closed || this.early !== spec || this.utterance !== u) return;
+        // Nothing, or a command that a longer one extends: let the VAD decide (its end reuses this result).
+        if (text === '' || extendedByAnother(text, phrases)) return;
+        this.early = undefined;
+        this.utterance = undefined;
+        u.stream.cancel();
+        this.earlySegmentOpen = true;
+        this.startTurn('voice', () => this.finalTranscript(result, wall, 'command'), {
+          speechEndWall: wall,
+          vadEndDelayMs: Math.round(atMs - boundaryMs),
+        });
+      },
+      () => undefined, // failed or aborted: the VAD's end decides, with a fresh recognition
+    );
+  }
+
+  /** Speech went on in the VAD segment whose turn ended early: handled like new speech. */
+  private resumeAfterEarlyEnd(nowMs: number): void {
+    this.earlySegmentOpen = false;
+    const startMs = Math.max(0, nowMs - VAD_WINDOW_MS);
+    const audioFromMs = Math.max(0, startMs - RESUME_PREFIX_MS);
+    if (this.turn) {
+      this.pendingBarge = {
+        event: { type: 'speech_start', timestampMs: startMs, probability: 1, detectedAtMs: nowMs },
+        confirmAtMs: nowMs + RESUME_CONFIRM_MS + this.settings.bargeInMinMs,
+        audioFromMs,
+        resumed: true,
+      };
+    } else if (this.state === 'listening' && !this.utterance) {
+      this.beginUtterance(startMs, this.recent.since(Math.round(audioFromMs * PER_MS)), false);
     }
   }
 
@@ -223,10 +344,18 @@ export class VoiceSession {
       timestamp_ms: Math.round(e.timestampMs),
       detected_at_ms: Math.round(e.detectedAtMs),
     });
+    this.earlySegmentOpen = false;
     if (e.type === 'speech_start') {
       this.vadSpeaking = true;
+      this.pendingBarge = undefined;
       if (this.turn) {
-        if (this.settings.bargeInMinMs > 0) this.pendingBarge = e;
+        if (this.settings.bargeInMinMs > 0)
+          this.pendingBarge = {
+            event: e,
+            confirmAtMs: e.detectedAtMs + this.settings.bargeInMinMs,
+            audioFromMs: e.detectedAtMs,
+            resumed: false,
+          };
         else this.bargeIn(e);
         return;
       }
@@ -267,10 +396,11 @@ export class VoiceSession {
     const stream = this.engines.stt.stream({
       onPartial: (text) => this.send({ type: 'transcript', final: false, text }),
     });
-    this.utterance = { stream, startMs, afterWake, samples: 0 };
+    this.utterance = { stream, startMs, afterWake, samples: 0, audio: [] };
     if (prefix && prefix.length > 0) {
       stream.write(prefix);
       this.utterance.samples += prefix.length;
+      this.utterance.audio.push(prefix);
     }
   }
 
@@ -278,32 +408,56 @@ export class VoiceSession {
     const u = this.utterance;
     this.utterance = undefined;
     u?.stream.cancel();
+    if (this.early) {
+      this.early.abort.abort();
+      this.early = undefined;
+    }
   }
 
-  private finishUtterance(endMs: number, detectedAtMs = endMs): void {
+  private finishUtterance(endMs: number, detectedAtMs = endMs, endOfTurn: EndOfTurn = 'vad'): void {
     const u = this.utterance;
     if (!u) return;
     this.utterance = undefined;
+    // An early-end recognition of this same pause heard the same speech (the rest is silence): reuse it.
+    const spec = this.early;
+    this.early = undefined;
+    const reuse = spec?.u === u && spec.boundaryMs === endMs ? spec.result : undefined;
+    if (spec && !reuse) spec.abort.abort();
     const speechEndWall = performance.now();
-    this.startTurn(
-      'voice',
-      async () => {
-        const t0 = performance.now();
-        const tr = await u.stream.end();
-        const sttMs = elapsed(t0);
-        const text = tr.text.trim();
-        this.send({ type: 'transcript', final: true, text, stt_ms: sttMs });
-        return { text, sttMs };
-      },
-      { speechEndWall, vadEndDelayMs: Math.round(detectedAtMs - endMs) },
-    );
+    const result = (async () => {
+      if (reuse) {
+        const got = await reuse.catch(() => undefined);
+        if (got) {
+          u.stream.cancel();
+          return got;
+        }
+      }
+      const tr = await u.stream.end();
+      return { text: tr.text.trim(), sttMs: elapsed(speechEndWall) };
+    })();
+    this.startTurn('voice', () => this.finalTranscript(result, speechEndWall, endOfTurn), {
+      speechEndWall,
+      vadEndDelayMs: Math.round(detectedAtMs - endMs),
+    });
+  }
+
+  /** Waits for the recognition, sends the final transcript; `stt_ms` is the wait from the end of turn. */
+  private async finalTranscript(
+    result: Promise<{ text: string; sttMs: number }>,
+    since: number,
+    endOfTurn: EndOfTurn,
+  ): Promise<{ text: string; sttMs: number; endOfTurn: EndOfTurn }> {
+    const { text } = await result;
+    const sttMs = elapsed(since);
+    this.send({ type: 'transcript', final: true, text, stt_ms: sttMs, end_of_turn: endOfTurn });
+    return { text, sttMs, endOfTurn };
   }
 
   // ---- turns ---------------------------------------------------------------------------------------------
 
   private startTurn(
     channel: 'voice' | 'text',
-    getText: () => Promise<{ text: string; sttMs?: number }>,
+    getText: () => Promise<{ text: string; sttMs?: number; endOfTurn?: EndOfTurn }>,
     voice?: { speechEndWall: number; vadEndDelayMs: number },
   ): void {
     clearTimeout(this.timer);
@@ -320,16 +474,18 @@ export class VoiceSession {
   private async runTurn(
     turn: ActiveTurn,
     channel: 'voice' | 'text',
-    getText: () => Promise<{ text: string; sttMs?: number }>,
+    getText: () => Promise<{ text: string; sttMs?: number; endOfTurn?: EndOfTurn }>,
     voice?: { speechEndWall: number; vadEndDelayMs: number },
   ): Promise<void> {
     const live = () => !this.closed && this.turn === turn && !turn.abort.signal.aborted;
     const timings: Record<string, number> = {};
     if (voice) timings.vad_end_delay_ms = voice.vadEndDelayMs;
     let text: string;
+    let endOfTurn: EndOfTurn | undefined;
     try {
       const got = await getText();
       text = got.text;
+      endOfTurn = got.endOfTurn;
       if (got.sttMs !== undefined) timings.stt_ms = got.sttMs;
     } catch (err) {
       if (!live()) return;
@@ -399,6 +555,7 @@ export class VoiceSession {
         skill: result.skill,
         text,
         reply: result.reply,
+        ...(endOfTurn ? { end_of_turn: endOfTurn } : {}),
         interrupted: interrupted || result.interrupted || turn.abort.signal.aborted,
         timings: { ...timings, engine: result.timings },
       });
@@ -448,5 +605,46 @@ export class VoiceSession {
     if (this.state === state || this.closed) return;
     this.state = state;
     this.send({ type: 'state', state });
+  }
+}
+
+/** Joins the chunks of an utterance. */
+function concatAudio(chunks: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** True when some other phrase of the grammar starts with all the words of `text`. */
+export function extendedByAnother(text: string, phrases: readonly string[]): boolean {
+  const prefix = `${text} `;
+  return phrases.some((p) => p.startsWith(prefix));
+}
+
+/** The last `max` samples of the stream, by stream position. */
+class RecentAudio {
+  private chunks: { at: number; samples: Float32Array }[] = [];
+  private end = 0;
+  constructor(private readonly max: number) {}
+
+  push(samples: Float32Array, at: number): void {
+    if (samples.length === 0) return;
+    this.chunks.push({ at, samples: samples.slice() });
+    this.end = at + samples.length;
+    while (this.chunks.length > 1 && this.chunks[1]!.at <= this.end - this.max) this.chunks.shift();
+  }
+
+  /** Samples from stream position `from` (clamped to what is kept) to the end. */
+  since(from: number): Float32Array {
+    const parts: Float32Array[] = [];
+    for (const c of this.chunks) {
+      const lo = Math.max(from, c.at) - c.at;
+      if (lo < c.samples.length) parts.push(c.samples.subarray(Math.max(0, lo)));
+    }
+    return concatAudio(parts);
   }
 }

@@ -268,6 +268,14 @@ export class FusedPreprocessor {
    * Ends the stream: returns the rest of the output and the final VAD events (open speech is closed).
    * Throws AppError `truncated_audio` if the bytes ended mid-frame.
    */
+  /**
+   * The VAD's open pause: while speech is open and silent since its (refined) end, that end in output stream
+   * time (ms); undefined otherwise or without the VAD stage. See `VadDetector.pausedSinceMs`.
+   */
+  get vadPausedSinceMs(): number | undefined {
+    return this.vad?.pausedSinceMs;
+  }
+
   end(): Promise<PreprocessResult> {
     return this.enqueue(async () => {
       this.timed('decode', () => this.decoder.end());

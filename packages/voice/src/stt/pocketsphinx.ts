@@ -159,6 +159,10 @@ export class PocketsphinxStt implements SttProvider {
   readonly streamingPartials = false;
   /** The normalised phrases the grammar accepts. */
   readonly commands: readonly string[];
+  /** The grammar is the command list: a non-empty transcript is always one whole command. */
+  get completePhrases(): readonly string[] {
+    return this.commands;
+  }
   readonly grammar: string;
   private readonly dictionary: string | undefined;
   /** Why recognition cannot run (model files missing); reported by transcribe() and check(). */

@@ -35,6 +35,11 @@ export interface SttProvider {
   readonly name: string;
   /** True when `stream` gives partial results before `end` (otherwise partials are never called). */
   readonly streamingPartials: boolean;
+  /**
+   * Set when the engine only recognises a closed set of phrases (a command grammar): every non-empty transcript
+   * is one of these (normalised) phrases. Lets a caller tell a complete command from a partial one.
+   */
+  readonly completePhrases?: readonly string[];
   /** Recognises a whole utterance. */
   transcribe(samples: Float32Array, options?: TranscribeOptions): Promise<Transcript>;
   /** Starts a streaming recognition; `onPartial` gets the text so far when the engine supports it. */

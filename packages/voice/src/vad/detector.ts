@@ -194,6 +194,15 @@ export class VadDetector {
     return this.speaking;
   }
 
+  /**
+   * While speech is open (after `speech_start`, before `speech_end`) and every window since its end has been
+   * silence: the stream time (ms) of that end — the boundary `speech_end` will carry if the silence lasts.
+   * Undefined otherwise (no speech, or speech going on). Lets a caller act on a pause before `minSilenceMs`.
+   */
+  get pausedSinceMs(): number | undefined {
+    return this.speaking ? this.endBoundaryMs : undefined;
+  }
+
   /** Feeds samples; resolves to the events the complete 32 ms windows produced. Calls are serialised. */
   push(samples: Float32Array): Promise<VadEvent[]> {
     return this.enqueue(async () => {
