@@ -383,6 +383,33 @@ test('typed turn on the socket: reply text and speech, same session as spoken tu
   }
 });
 
+test('a timer that fires is spoken at once, and not again at the next turn', speech, async () => {
+  const client = await open({ user_id: 'gus', options: { wake_word: false } });
+  try {
+    client.sendJson({ type: 'text', text: 'set a timer for 1 second' });
+    const set = await client.waitFor((e) => e.type === 'turn', 20000);
+    assert.equal(set.event?.reply, 'Timer set for 1 second.');
+    // (It may fire while "Timer set" is still being spoken: then it is spoken right after.)
+    const notice = await client.waitFor((e) => e.type === 'notice', 10000);
+    assert.equal(notice.event?.message, 'Your 1 second timer is done.');
+    const n = client.log.indexOf(notice);
+    const reply = await client.waitFor((e) => e.type === 'reply' && e.notice === true, 5000, n);
+    assert.equal(reply.event?.text, 'Your 1 second timer is done.', 'announced without a user turn');
+    const start = await client.waitFor((e) => e.type === 'tts_start', 5000, client.log.indexOf(reply));
+    const end = await client.waitFor((e) => e.type === 'tts_end', 10000, client.log.indexOf(start));
+    assert.equal(end.event?.interrupted, false);
+    const audio = audioBetween(client.log, client.log.indexOf(start), client.log.indexOf(end));
+    assert.ok((await vad.segments(audio)).length >= 1, 'the notice was spoken');
+    await client.waitFor((e) => e.type === 'state' && e.state === 'listening', 5000, client.log.indexOf(end));
+    client.sendJson({ type: 'text', text: 'what time is it' });
+    const next = await client.waitFor((e) => e.type === 'turn', 20000, client.log.indexOf(end));
+    assert.match(String(next.event?.reply), /^It's /, 'the next turn does not repeat the notice');
+    assert.equal(client.events.filter((e) => e.type === 'turn').length, 2, 'the announcement is not a turn');
+  } finally {
+    client.close();
+  }
+});
+
 test('bad input: start message, format, samples, control messages', async () => {
   const cases: [string, (cl: AudioClient) => void, string][] = [
     ['binary before start', (cl) => cl.ws.send(new Uint8Array(64)), 'missing_stream_start'],

@@ -30,8 +30,10 @@
 //   {"type":"tts_end","interrupted":false}                    (true after barge-in, a TTS failure or a new turn)
 //   {"type":"barge_in","timestamp_ms","detected_at_ms"}
 //   {"type":"turn","turn_id","session_id","skill","text","reply","end_of_turn"?,"interrupted","timings":{…}}
-//   {"type":"notice","message","timer_id","kind","fired_at"}   (a timer of this session fired; also spoken at the
-//      start of the session's next turn)
+//   {"type":"notice","message","timer_id","kind","fired_at"}   (a timer of this session fired). It is then spoken:
+//      {"type":"reply","text","index","notice":true}, tts_start … tts_end, at once when no turn is in progress and
+//      the user is not speaking, else right after; a turn that starts first says it at the start of its reply
+//      instead. An announcement is not a turn (no `turn` event); barge-in stops it like a reply.
 //   {"type":"error","error":{"code","message"}}      fatal ones (bad start, unsupported format, non-finite or
 //      truncated samples, idle, too many streams) are followed by a close (1008 bad input, 1011 server fault, 1013
 //      full); a bad control message and STT/TTS/turn failures are not: the session goes back to listening.

@@ -7,6 +7,8 @@
 //   speaking  --reply played--> listening (follow-up window, FOLLOW_UP_MS) --no speech--> idle
 //   listening --no speech for LISTEN_TIMEOUT_MS--> idle
 //   thinking/speaking --user speech_start (+BARGE_IN_MIN_MS)--> barge_in: turn aborted, audio stopped, listening
+//   a timer of the session fires --> `notice`; spoken at once when nothing else is going on (speaking, then the
+//   follow-up window), else as soon as the turn in progress is over (a turn that starts first says it instead)
 //
 // Stream time: every position is in samples of the 16 kHz output of the preprocessor (aligned to the input
 // timeline), so VAD and wake-word timestamps and the utterance audio line up whatever the chunking.
@@ -123,6 +125,8 @@ export class VoiceSession {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly offNotice: () => void;
+  /** Fired timers of this session waiting to be spoken. */
+  private readonly announcements: Notice[] = [];
 
   private constructor(
     private readonly engine: TurnEngine,
@@ -138,14 +142,16 @@ export class VoiceSession {
     this.recent = new RecentAudio((settings.bargeInMinMs + RECENT_MS) * PER_MS);
     this.sessionId = start.sessionId;
     const onNotice = (n: Notice & { session_id: string }) => {
-      if (n.session_id === this.sessionId)
-        this.send({
-          type: 'notice',
-          message: n.message,
-          timer_id: n.timer_id,
-          kind: n.kind,
-          fired_at: n.fired_at,
-        });
+      if (n.session_id !== this.sessionId || this.closed) return;
+      this.send({
+        type: 'notice',
+        message: n.message,
+        timer_id: n.timer_id,
+        kind: n.kind,
+        fired_at: n.fired_at,
+      });
+      this.announcements.push(n);
+      this.announce();
     };
     engine.events.on('notice', onNotice);
     this.offNotice = () => engine.events.off('notice', onNotice);
@@ -271,6 +277,8 @@ export class VoiceSession {
       const since = this.recent.since(Math.round(b.audioFromMs * PER_MS));
       this.bargeIn({ ...b.event, audio: b.event.audio ? concatAudio([b.event.audio, since]) : since });
     }
+    // A notice that came while the user was speaking: now, if the speech did not become a turn.
+    if (this.announcements.length > 0) this.announce();
   }
 
   /** Acts on the VAD's open pause: the early end of turn, and speech resumed after one. */
@@ -453,6 +461,58 @@ export class VoiceSession {
     return { text, sttMs, endOfTurn };
   }
 
+  // ---- announcements -------------------------------------------------------------------------------------
+
+  /** Speaks the waiting notices when nothing else is going on (no turn, no utterance being heard). */
+  private announce(): void {
+    if (this.closed || this.turn || this.utterance || this.vadSpeaking || this.announcements.length === 0)
+      return;
+    const notices = this.announcements.splice(0);
+    const sessionId = this.sessionId!;
+    const id = ++this.turnSeq;
+    const abort = new AbortController();
+    const turn: ActiveTurn = { id, abort, done: Promise.resolve() };
+    this.turn = turn;
+    turn.done = (async () => {
+      const live = () => !this.closed && this.turn === turn && !abort.signal.aborted;
+      // A turn may have delivered some already (it speaks pending notices first).
+      const claimed = (
+        await Promise.all(
+          notices.map((n) => this.engine.claimNotice(sessionId, n.timer_id).catch(() => undefined)),
+        )
+      ).filter((n): n is Notice => n !== undefined);
+      if (!live()) return;
+      if (claimed.length === 0) {
+        this.turn = undefined;
+        return;
+      }
+      const speaker = new Speaker({
+        tts: this.engines.tts,
+        options: this.start.tts,
+        leadMs: this.settings.ttsLeadMs,
+        send: this.send,
+        signal: abort.signal,
+        onStart: () => {
+          if (live()) this.setState('speaking');
+        },
+        onError: (err) => this.send({ type: 'error', error: errorBody(err) }),
+      });
+      turn.speaker = speaker;
+      claimed.forEach((n, index) => {
+        this.send({ type: 'reply', text: n.message, index, notice: true });
+        speaker.say(n.message);
+      });
+      speaker.close();
+      await speaker.finished;
+      if (!live()) return;
+      this.turn = undefined;
+      this.backToListening(this.useWake ? this.settings.followUpMs : this.settings.listenTimeoutMs);
+    })().finally(() => {
+      if (this.turn === turn) this.turn = undefined;
+      this.announce();
+    });
+  }
+
   // ---- turns ---------------------------------------------------------------------------------------------
 
   private startTurn(
@@ -468,6 +528,7 @@ export class VoiceSession {
     this.setState('thinking');
     turn.done = this.runTurn(turn, channel, getText, voice).finally(() => {
       if (this.turn === turn) this.turn = undefined;
+      this.announce();
     });
   }
 

@@ -417,6 +417,19 @@ export class TurnEngine {
     this.background.push('process_memory:assistant', () => this.o.memory.process(reply, meta('assistant')));
   }
 
+  /**
+   * Takes one pending notice for a live client that delivers it itself (speaks it now): it is then not repeated
+   * at the start of the session's next turn. Undefined when a turn already delivered it.
+   */
+  async claimNotice(sessionId: string, timerId: string): Promise<Notice | undefined> {
+    const key = `${sessionId}:${timerId}`;
+    const entry = (await this.o.sessions.listAgentState(NOTICE_AGENT, { prefix: key })).find(
+      (e) => e.key === key,
+    );
+    if (!entry) return undefined;
+    return (await this.o.sessions.deleteAgentState(NOTICE_AGENT, key)) ? (entry.value as Notice) : undefined;
+  }
+
   private async takeNotices(sessionId: string): Promise<Notice[]> {
     const entries = await this.o.sessions.listAgentState(NOTICE_AGENT, { prefix: `${sessionId}:` });
     const notices: Notice[] = [];
