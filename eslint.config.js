@@ -14,4 +14,6 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  // The web console's browser code.
+  { files: ['packages/console/web/**'], languageOptions: { globals: { ...globals.browser } } },
 );

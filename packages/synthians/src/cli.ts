@@ -1,8 +1,10 @@
 // The `synthians` command line: `up`, `serve <service>`, `services`.
 import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError, createLogger } from '@synthians/kit';
+import { ConfigError, createLogger, type Logger } from '@synthians/kit';
+import { ensureConsoleBuilt } from '@synthians/console';
 import { findService, services } from './services.ts';
 import { dataDirFrom, serve, stopOnSignals, up } from './runner.ts';
+import { upSplit } from './split.ts';
 
 const program = new Command()
   .name('synthians')
@@ -16,13 +18,45 @@ const portOption = (value: string) => {
   return port;
 };
 
+/** The coordinator serves the web console's production build: build it first when it is missing or stale. */
+async function buildConsoleIfNeeded(logger: Logger): Promise<void> {
+  if (/^(0|false|no|off)$/i.test(process.env.CONSOLE_ENABLED ?? '')) return;
+  const started = performance.now();
+  try {
+    const did = await ensureConsoleBuilt();
+    if (did === 'built') logger.info({ ms: Math.round(performance.now() - started) }, 'web console built');
+  } catch (err) {
+    // The assistant still runs; / then answers 503 console_not_built.
+    logger.error({ err: String(err) }, 'building the web console failed');
+  }
+}
+
 program
   .command('up')
   .description('run every implemented service in this process on 127.0.0.1, data under ./data')
   .option('--data-dir <dir>', 'data directory (default: $SYNTHIANS_DATA_DIR or ./data)')
   .option('--host <host>', 'address to bind (default 127.0.0.1; others need SYNTHIANS_API_TOKEN)')
-  .action(async (opts: { dataDir?: string; host?: string }) => {
+  .option(
+    '--split',
+    'every service in its own process on 127.0.0.1, NATS as the bus (NATS_URL or a nats-server started here), PostgreSQL at DATABASE_URL',
+  )
+  .action(async (opts: { dataDir?: string; host?: string; split?: boolean }) => {
     const logger = createLogger(undefined, process.env.LOG_LEVEL ?? 'info');
+    await buildConsoleIfNeeded(logger);
+    if (opts.split) {
+      const run = await upSplit({ dataDir: dataDirFrom(process.env, opts.dataDir), logger });
+      let stopping = false;
+      for (const signal of ['SIGINT', 'SIGTERM'] as const)
+        process.on(signal, () => {
+          if (stopping) process.exit(1);
+          stopping = true;
+          void run.stop().then(() => process.exit(0));
+        });
+      process.stdout.write(`\nSynthians is running (split mode, bus ${run.natsUrl}):\n`);
+      for (const l of run.listening) process.stdout.write(`  ${l.name.padEnd(22)} ${l.url}\n`);
+      process.stdout.write('\nPress Ctrl+C to stop.\n');
+      return;
+    }
     const { instances, listening } = await up({ dataDir: opts.dataDir, host: opts.host, logger });
     stopOnSignals(instances, logger);
     process.stdout.write('\nSynthians is running:\n');
@@ -51,6 +85,7 @@ program
       );
     }
     const logger = createLogger(undefined, process.env.LOG_LEVEL ?? 'info');
+    if (def.name === 'coordinator') await buildConsoleIfNeeded(logger);
     const { instance, listening } = await serve(def, { ...opts, logger });
     stopOnSignals([instance], logger);
     process.stdout.write(`${listening.name} listening on ${listening.url}\n`);

@@ -72,6 +72,15 @@ export async function serve(
   options: RunOptions & { port?: number; follow?: string },
 ): Promise<{ instance: ServiceInstance; listening: Listening }> {
   const env = options.env ?? process.env;
+  // With NATS_URL (containers, split mode) the service talks to the others over NATS.
+  const bus = env.NATS_URL
+    ? await createBus({
+        natsUrl: env.NATS_URL,
+        name: def.name,
+        token: env.SYNTHIANS_API_TOKEN,
+        logger: options.logger ?? createLogger(def.name, env.LOG_LEVEL ?? 'info'),
+      })
+    : undefined;
   const instance = await def.create({
     env,
     dataDir: dataDirFrom(env, options.dataDir),
@@ -79,6 +88,7 @@ export async function serve(
     port: options.port,
     options: { follow: options.follow },
     logger: options.logger,
+    ...(bus ? { bus } : {}),
   });
   return { instance, listening: await listen(instance) };
 }

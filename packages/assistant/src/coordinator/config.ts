@@ -78,6 +78,19 @@ export const coordinatorSchema = z.object({
   CONFIRM_TTL_SECONDS: env
     .int(120, 5, 86400)
     .describe('How long a "should I forget …?" question waits for yes or no'),
+  CONSOLE_ENABLED: env
+    .bool(true)
+    .describe(
+      'Serve the web console at / with its proxies /api/memory/* (memory core) and /api/health (health monitor); `npm start` builds it when needed',
+    ),
+  HEALTH_MONITOR_URL: singleUrl('http://127.0.0.1:5584').describe(
+    "Health monitor URL: the console's live service status (/api/health/stream)",
+  ),
+  CONSOLE_HEALTH_PUSH_MS: env
+    .int(1000, 100, 60000)
+    .describe(
+      'While a console watches /api/health/stream, the monitor is re-read this often (and on every health.changes bus message); changes are pushed',
+    ),
   ...audioTurnVariables,
 });
 

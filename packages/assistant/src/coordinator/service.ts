@@ -13,7 +13,9 @@ import {
 import { registerAudioRoute } from '../audio/route.ts';
 import { OpenAiChatClient, type ChatModel } from '../llm/index.ts';
 import { createSkills, TimerService } from '../skills/index.ts';
+import { consoleDist } from '@synthians/console';
 import { registerApi } from './api.ts';
+import { registerConsole } from './console.ts';
 import { coordinatorSchema, loadCoordinatorConfig, type CoordinatorConfig } from './config.ts';
 import { LongTermMemory } from './memory.ts';
 import { agentStatePort, openSessions, type SessionPort } from './sessions.ts';
@@ -163,8 +165,20 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
       const audio = config.AUDIO_ENABLED
         ? await registerAudioRoute(app, { engine, sessions, config, logger })
         : undefined;
+      const web = config.CONSOLE_ENABLED
+        ? await registerConsole(app, {
+            distDir: consoleDist,
+            memoryCoreUrl: coreUrl,
+            healthMonitorUrl: config.HEALTH_MONITOR_URL,
+            token,
+            bus,
+            pushIntervalMs: config.CONSOLE_HEALTH_PUSH_MS,
+            logger,
+          })
+        : undefined;
       app.addHook('preClose', async () => {
         api.closeStreams();
+        web?.close();
         await audio?.close();
       });
       return {
