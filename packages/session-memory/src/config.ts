@@ -50,6 +50,26 @@ export const sessionMemorySchema = z.object({
   ...sessionDbVariables(),
 });
 
+/**
+ * The variables that locate and open the session database, for the other services that open it too (the
+ * coordinator, the memory reasoning agent): the same names, defaults and meaning everywhere.
+ */
+export const sessionDatabaseVariables = (({
+  DATABASE_URL,
+  DATABASE_SCHEMA,
+  DATABASE_POOL_SIZE,
+  DATABASE_WAIT_MS,
+  SESSION_DB_PATH,
+  MIGRATE_ON_START,
+}) => ({
+  DATABASE_URL,
+  DATABASE_SCHEMA,
+  DATABASE_POOL_SIZE,
+  DATABASE_WAIT_MS,
+  SESSION_DB_PATH,
+  MIGRATE_ON_START,
+}))(sessionMemorySchema.shape);
+
 export const memoryOrchestratorSchema = z.object({
   ...serviceVariables('memory-orchestrator', 5576, 4 << 20),
   ...sessionDbVariables(),

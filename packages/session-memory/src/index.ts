@@ -32,4 +32,5 @@ export {
   loadMemoryOrchestratorConfig,
   type SessionMemoryConfig,
   type MemoryOrchestratorConfig,
+  sessionDatabaseVariables,
 } from './config.ts';

@@ -6,6 +6,8 @@ import { memoryCoreService } from '@synthians/memory-core';
 import { neuralMemoryService } from '@synthians/neural-memory';
 import { orchestratorService } from '@synthians/orchestrator';
 import { preprocessorService, vadService, wyomingService } from '@synthians/voice';
+import { memoryReasoningService } from '@synthians/reasoning';
+import { dreamworldService } from '@synthians/dreamworld';
 
 /** The services the health monitor watches by default: every other service of this build, at the port `up` gives it. */
 const healthMonitorService = createHealthMonitorService({
@@ -26,6 +28,8 @@ export const services: ServiceDefinition[] = [
   memoryOrchestratorService,
   coordinatorService,
   taskRouterService,
+  memoryReasoningService,
+  dreamworldService,
   healthMonitorService,
 ];
 

@@ -52,6 +52,7 @@ before(async () => {
   for (const s of services)
     env[`${s.name.toUpperCase().replaceAll('-', '_')}_PORT`] = String(await freePort());
   Object.assign(env, {
+    DREAM_PUB_PORT: String(await freePort()),
     DATABASE_URL: TEST_DATABASE_URL,
     DATABASE_SCHEMA: schema,
     HEALTH_POLL_INTERVAL_MS: '500',
@@ -60,7 +61,12 @@ before(async () => {
     CONSOLE_ENABLED: 'false',
     TZ: 'UTC',
   });
-  run = await upSplit({ env, dataDir: dir, logger: createLogger('split-test', 'warn'), stdio: 'ignore' });
+  run = await upSplit({
+    env,
+    dataDir: dir,
+    logger: createLogger('split-test', 'warn'),
+    stdio: process.env.SPLIT_DEBUG ? 'inherit' : 'ignore',
+  });
 });
 
 after(async () => {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { env, loadConfig, serviceVariables, type Env } from '@synthians/kit';
 import { isTimeZone } from '../skills/parse.ts';
 import { audioTurnVariables } from '../audio/config.ts';
+import { sessionDatabaseVariables } from '@synthians/session-memory';
 
 const singleUrl = (def: string) =>
   z
@@ -30,11 +31,9 @@ export const coordinatorSchema = z.object({
     .describe(
       'Timeout of each request to the memory core or the orchestrator (the turn answers without memory)',
     ),
-  DATABASE_URL: env
-    .optionalString()
-    .describe(
-      'PostgreSQL URL of the session database (read as session-memory reads it, with DATABASE_SCHEMA, SESSION_DB_PATH, MIGRATE_ON_START); unset: PGlite in-process under <SYNTHIANS_DATA_DIR>/session-db, shared with session-memory in one process',
-    ),
+  // The session database, located and opened as session-memory does (unset DATABASE_URL: PGlite in-process under
+  // <SYNTHIANS_DATA_DIR>/session-db, shared with session-memory in one process).
+  ...sessionDatabaseVariables,
   SESSION_TTL_SECONDS: env
     .int(86400, 60, 365 * 86400)
     .describe('Lifetime of a new session without activity (seconds)'),
