@@ -126,37 +126,8 @@ export interface AssemblyView {
   members?: string[];
 }
 
-/** The memory core's emotion labels (GoEmotions, neutral last). */
-export const EMOTION_LABELS = [
-  'admiration',
-  'amusement',
-  'anger',
-  'annoyance',
-  'approval',
-  'caring',
-  'confusion',
-  'curiosity',
-  'desire',
-  'disappointment',
-  'disapproval',
-  'disgust',
-  'embarrassment',
-  'excitement',
-  'fear',
-  'gratitude',
-  'grief',
-  'joy',
-  'love',
-  'nervousness',
-  'optimism',
-  'pride',
-  'realization',
-  'relief',
-  'remorse',
-  'sadness',
-  'surprise',
-  'neutral',
-] as const;
+/** The memory core's emotion labels (GoEmotions, neutral last): the memory core's own list. */
+export { EMOTION_LABELS } from '../../memory-core/src/emotion-labels.ts';
 
 export function formatDate(iso: string | null | undefined): string {
   if (!iso) return '—';

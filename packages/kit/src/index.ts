@@ -10,3 +10,4 @@ export * from './json.ts';
 export * from './net.ts';
 export * from './testing.ts';
 export * from './bus.ts';
+export * from './words.ts';

@@ -45,37 +45,9 @@
 //    intensity = (1 − exp(−0.7·E)) · (1 + 0.12·min(!, 3) + 0.08·min(CAPS words, 3)), clamped to [0, 1],
 //    where E is the evidence divided by sqrt(max(1, words/12)) so long texts are judged by their density
 //    of cues rather than their length. Empty / whitespace-only text is neutral with intensity 0.
+import { EMOTION_LABELS } from './emotion-labels.ts';
 
-const LABELS = [
-  'admiration',
-  'amusement',
-  'anger',
-  'annoyance',
-  'approval',
-  'caring',
-  'confusion',
-  'curiosity',
-  'desire',
-  'disappointment',
-  'disapproval',
-  'disgust',
-  'embarrassment',
-  'excitement',
-  'fear',
-  'gratitude',
-  'grief',
-  'joy',
-  'love',
-  'nervousness',
-  'optimism',
-  'pride',
-  'realization',
-  'relief',
-  'remorse',
-  'sadness',
-  'surprise',
-  'neutral',
-] as const;
+const LABELS = EMOTION_LABELS;
 type Label = (typeof LABELS)[number];
 type EmotionLabel = Exclude<Label, 'neutral'>;
 

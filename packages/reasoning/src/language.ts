@@ -1,6 +1,7 @@
 // The small English toolkit the reasoning agent stands on: tokens, sentences, light lemmatisation, numbers and dates,
 // and `parseClaims`, which turns a sentence into (subject, relation, value) claims. Rule-based and deterministic: no
 // model, no download, the same answer every time.
+import { SMALL_NUMBER_WORDS } from '@synthians/kit';
 
 /** Sentences of a text: split after . ! ? followed by space, and at line breaks; whitespace collapsed. */
 export function splitSentences(text: string): string[] {
@@ -65,29 +66,9 @@ export function contentWords(text: string): string[] {
 }
 
 const NUMBER_WORDS: Record<string, number> = {
-  zero: 0,
-  no: 0,
-  one: 1,
+  ...SMALL_NUMBER_WORDS,
   a: 1,
   an: 1,
-  two: 2,
-  three: 3,
-  four: 4,
-  five: 5,
-  six: 6,
-  seven: 7,
-  eight: 8,
-  nine: 9,
-  ten: 10,
-  eleven: 11,
-  twelve: 12,
-  thirteen: 13,
-  fourteen: 14,
-  fifteen: 15,
-  sixteen: 16,
-  seventeen: 17,
-  eighteen: 18,
-  nineteen: 19,
   twenty: 20,
 };
 

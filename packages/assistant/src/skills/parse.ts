@@ -1,5 +1,6 @@
 // Parsing helpers of the rule-based skills: text normalisation, number words, durations and clock times (in a time
 // zone). Everything is deterministic and offline.
+import { SMALL_NUMBER_WORDS } from '@synthians/kit';
 
 /**
  * Lower case, typographic quotes folded, "p.m." → "pm", punctuation other than ':' and "'" removed, hyphens
@@ -23,29 +24,9 @@ export function normalize(text: string): string {
 export const trimPunctuation = (s: string) => s.replace(/^[\s"'“‘]+|[\s.!?,;:"'”’]+$/g, '');
 
 const UNITS: Record<string, number> = {
-  zero: 0,
-  no: 0,
+  ...SMALL_NUMBER_WORDS,
   a: 1,
   an: 1,
-  one: 1,
-  two: 2,
-  three: 3,
-  four: 4,
-  five: 5,
-  six: 6,
-  seven: 7,
-  eight: 8,
-  nine: 9,
-  ten: 10,
-  eleven: 11,
-  twelve: 12,
-  thirteen: 13,
-  fourteen: 14,
-  fifteen: 15,
-  sixteen: 16,
-  seventeen: 17,
-  eighteen: 18,
-  nineteen: 19,
   couple: 2,
   few: 3,
   dozen: 12,
