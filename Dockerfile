@@ -21,7 +21,7 @@ COPY . .
 RUN npm ci --omit=dev && npm run build:console && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production HOST=0.0.0.0 SYNTHIANS_DATA_DIR=/app/data
+ENV NODE_ENV=production HOST=0.0.0.0 SYNTHIANS_DATA_DIR=/app/data MALLOC_ARENA_MAX=2
 WORKDIR /app
 RUN mkdir -p /app/data /app/logs /app/memory && chown node:node /app/data /app/logs /app/memory
 COPY --from=build --chown=node:node /app /app

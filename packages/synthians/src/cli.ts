@@ -59,6 +59,12 @@ program
     }
     const { instances, listening } = await up({ dataDir: opts.dataDir, host: opts.host, logger });
     stopOnSignals(instances, logger);
+    // Started by bin/synthians.js (see there): stop gracefully when that parent is gone.
+    const parent = Number(process.env.SYNTHIANS_PARENT_PID);
+    if (parent > 0)
+      setInterval(() => {
+        if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM');
+      }, 1000).unref();
     process.stdout.write('\nSynthians is running:\n');
     for (const l of listening)
       process.stdout.write(`  ${l.name.padEnd(22)} ${l.url}  (docs: ${l.url}/docs)\n`);
