@@ -204,10 +204,11 @@ export function canonicalValue(phrase: string): string {
   return words.join(' ');
 }
 
-// A subject: a possessive or "the" and up to three words that are not verbs, "i", or one word (a name).
+// A subject: a possessive or "the" and up to three words that are not verbs, "i", or a name of up to three words
+// ("Ana", "Ana Lopez").
 const WORD =
   "(?!(?:is|are|am|was|were|has|have|had|do|does|did|will|not|never|lives?|moved|works?)\\b)[a-z'-]+";
-const SUBJ = `((?:my|our|the|his|her|their|your)\\s+(?:${WORD}\\s+){0,2}?${WORD}|i|${WORD})`;
+const SUBJ = `((?:my|our|the|his|her|their|your)\\s+(?:${WORD}\\s+){0,2}?${WORD}|i|${WORD}(?:\\s+${WORD}){0,2}?)`;
 const NEG = '(?:(not|never)\\s+)?';
 const LIKE_VERBS = 'like|love|enjoy|adore|prefer|hate|dislike|detest|loathe';
 const NEGATIVE_LIKES = new Set(['hate', 'dislike', 'detest', 'loathe']);
