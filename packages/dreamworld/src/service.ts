@@ -86,7 +86,7 @@ function parseSince(value: string | undefined): number | undefined {
 export async function createDreamworld(context: ServiceContext): Promise<DreamworldInstance> {
   const config = loadDreamworldConfig(context.env);
   const name = 'dreamworld';
-  const { logger, host, port } = serviceSetup(context, name, config);
+  const { logger, host, port, http } = serviceSetup(context, name, config);
   const token = config.SYNTHIANS_API_TOKEN;
   const core = new Upstream('memory_core', config.MEMORY_CORE_URL, {
     token,
@@ -102,6 +102,7 @@ export async function createDreamworld(context: ServiceContext): Promise<Dreamwo
   let pubPort: number | undefined;
 
   const app = await createApp({
+    ...http,
     service: name,
     logger,
     bodyLimit: config.MAX_BODY_BYTES,

@@ -1,5 +1,6 @@
 // Configuration from environment variables: one typed zod schema per service, read once at start-up.
 // A bad value stops start-up with a ConfigError naming the variable.
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
@@ -11,6 +12,10 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.
   for (const key of Object.keys(schema.shape)) {
     const value = env[key];
     if (value !== undefined && value !== '') input[key] = value;
+  }
+  // The token may come from a file (a mounted secret) instead of the environment.
+  if ('SYNTHIANS_API_TOKEN' in schema.shape && !input.SYNTHIANS_API_TOKEN && env.SYNTHIANS_API_TOKEN_FILE) {
+    input.SYNTHIANS_API_TOKEN = readTokenFile(env.SYNTHIANS_API_TOKEN_FILE);
   }
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
@@ -126,6 +131,35 @@ export function serviceVariables(name: string, port: number, maxBodyBytes: numbe
     SYNTHIANS_API_TOKEN: env
       .optionalString()
       .describe(`Bearer token required on every route but /health and /ready${tokenNote}`),
+    SYNTHIANS_API_TOKEN_FILE: env
+      .optionalString()
+      .describe('A file holding the token (e.g. a mounted secret), read when SYNTHIANS_API_TOKEN is unset'),
     MAX_BODY_BYTES: env.int(maxBodyBytes, 1024).describe('Largest accepted JSON body in bytes (413 above)'),
+    CORS_ORIGINS: env
+      .optionalString()
+      .describe(
+        'Browser origins allowed to call this service cross-origin, comma-separated (e.g. the console at http://127.0.0.1:8080); unset: none',
+      ),
+    RATE_LIMIT_PER_MINUTE: env
+      .int(1200, 0, 1_000_000)
+      .describe(
+        'Requests per minute per client address (429 rate_limited above); loopback clients are not limited; 0 = off',
+      ),
   };
+}
+
+function readTokenFile(file: string): string {
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`Cannot read SYNTHIANS_API_TOKEN_FILE ${file}: ${(err as Error).message}`, [
+      { variable: 'SYNTHIANS_API_TOKEN_FILE', message: 'unreadable' },
+    ]);
+  }
+  if (token === '')
+    throw new ConfigError(`SYNTHIANS_API_TOKEN_FILE ${file} is empty`, [
+      { variable: 'SYNTHIANS_API_TOKEN_FILE', message: 'empty' },
+    ]);
+  return token;
 }

@@ -13,11 +13,14 @@ import Fastify, {
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { AppError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { isLoopback } from './net.ts';
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 export interface HealthReport {
@@ -37,6 +40,10 @@ export interface AppOptions {
   token?: string;
   health?: () => HealthReport | Promise<HealthReport>;
   ready?: () => { ready: boolean; reason?: string };
+  /** Browser origins allowed cross-origin (CORS); none when empty or unset. */
+  corsOrigins?: string[];
+  /** Requests per minute per client address, loopback clients exempt (429 rate_limited); 0 or unset = off. */
+  rateLimitPerMinute?: number;
 }
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>;
@@ -75,6 +82,25 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   installErrorHandling(app);
   installMetrics(app, options.service);
+
+  // Cross-origin requests only from the configured origins (a browser gets no CORS headers otherwise).
+  const origins = new Set(options.corsOrigins ?? []);
+  if (origins.size > 0)
+    await app.register(cors, {
+      origin: (origin, cb) => cb(null, origin !== undefined && origins.has(origin)),
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+      maxAge: 600,
+    });
+  if (options.rateLimitPerMinute && options.rateLimitPerMinute > 0)
+    await app.register(rateLimit, {
+      max: options.rateLimitPerMinute,
+      timeWindow: 60_000,
+      allowList: (request) => isLoopback(request.ip.replace(/^::ffff:/, '')),
+      errorResponseBuilder: (_request, context) =>
+        new AppError(429, 'rate_limited', `More than ${context.max} requests per minute from this address`, {
+          retry_after_ms: context.ttl,
+        }),
+    });
 
   await app.register(swagger, {
     openapi: {

@@ -52,6 +52,14 @@ export interface BaseServiceConfig {
   PORT: number;
   LOG_LEVEL: string;
   SYNTHIANS_API_TOKEN?: string | undefined;
+  CORS_ORIGINS?: string | undefined;
+  RATE_LIMIT_PER_MINUTE?: number | undefined;
+}
+
+/** The HTTP protections of `serviceVariables`, to spread into `createApp`. */
+export interface HttpProtection {
+  corsOrigins: string[];
+  rateLimitPerMinute: number;
 }
 
 /**
@@ -64,10 +72,17 @@ export function serviceSetup(
   name: string,
   config: BaseServiceConfig,
   port: number = context.port ?? config.PORT,
-): { logger: Logger; host: string; port: number } {
+): { logger: Logger; host: string; port: number; http: HttpProtection } {
   const logger = context.logger?.child({ service: name }) ?? createLogger(name, config.LOG_LEVEL);
   const host = context.host ?? config.HOST;
   assertSafeBinding(host, config.SYNTHIANS_API_TOKEN);
   logger.debug({ config: maskSecrets(config as unknown as Record<string, unknown>) }, 'configuration');
-  return { logger, host, port };
+  const http: HttpProtection = {
+    corsOrigins: (config.CORS_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim().replace(/\/+$/, ''))
+      .filter((o) => o !== ''),
+    rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE ?? 0,
+  };
+  return { logger, host, port, http };
 }

@@ -88,7 +88,7 @@ export const memoryCoreService: ServiceDefinition = {
     const config = loadMemoryCoreConfig(context.env);
     const follow = context.options?.follow ?? config.FOLLOW_URL;
     const name = follow ? 'memory-core-standby' : 'memory-core';
-    const { logger, host, port } = serviceSetup(context, name, config);
+    const { logger, host, port, http } = serviceSetup(context, name, config);
     const dir = resolve(
       config.MEMORY_STORAGE_PATH ?? resolve(context.dataDir, follow ? 'memory-core-standby' : 'memory-core'),
     );
@@ -103,6 +103,7 @@ export const memoryCoreService: ServiceDefinition = {
       core.replication = follower;
     }
     const app = await createApp({
+      ...http,
       service: name,
       logger,
       bodyLimit: config.MAX_BODY_BYTES,

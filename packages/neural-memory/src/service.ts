@@ -21,7 +21,7 @@ export const neuralMemoryService: ServiceDefinition = {
   async create(context: ServiceContext): Promise<ServiceInstance> {
     const config = loadNeuralMemoryConfig(context.env);
     const name = 'neural-memory';
-    const { logger, host, port } = serviceSetup(context, name, config);
+    const { logger, host, port, http } = serviceSetup(context, name, config);
     const dir = resolve(config.NEURAL_MEMORY_STORAGE_PATH ?? resolve(context.dataDir, 'neural-memory'));
     const store = new NamespaceStore({
       dir,
@@ -32,6 +32,7 @@ export const neuralMemoryService: ServiceDefinition = {
     });
     const startedAt = Date.now();
     const app = await createApp({
+      ...http,
       service: name,
       logger,
       bodyLimit: config.MAX_BODY_BYTES,

@@ -22,7 +22,7 @@ export const orchestratorService: ServiceDefinition = {
   async create(context: ServiceContext): Promise<ServiceInstance> {
     const config = loadOrchestratorConfig(context.env);
     const name = 'orchestrator';
-    const { logger, host, port } = serviceSetup(context, name, config);
+    const { logger, host, port, http } = serviceSetup(context, name, config);
     const token = config.SYNTHIANS_API_TOKEN;
     const core = new MemoryCoreClient(config.MEMORY_CORE_URL, {
       token,
@@ -36,6 +36,7 @@ export const orchestratorService: ServiceDefinition = {
     const startedAt = Date.now();
     const checks = { core, nm, healthTimeoutMs: config.HEALTH_TIMEOUT_MS, token };
     const app = await createApp({
+      ...http,
       service: name,
       logger,
       bodyLimit: config.MAX_BODY_BYTES,

@@ -30,7 +30,7 @@ export const memoryReasoningService: ServiceDefinition = {
   async create(context: ServiceContext): Promise<ServiceInstance> {
     const config = loadMemoryReasoningConfig(context.env);
     const name = 'memory-reasoning';
-    const { logger, host, port } = serviceSetup(context, name, config);
+    const { logger, host, port, http } = serviceSetup(context, name, config);
     // The same variables, read the way the session-memory services read them (one PGlite instance per process).
     const db = await openConfiguredDb(loadSessionMemoryConfig(context.env), context.dataDir, logger);
     logger.info(
@@ -59,6 +59,7 @@ export const memoryReasoningService: ServiceDefinition = {
     let app;
     try {
       app = await createApp({
+        ...http,
         service: name,
         logger,
         bodyLimit: config.MAX_BODY_BYTES,

@@ -70,7 +70,7 @@ async function createSessionService(kind: Kind, context: ServiceContext): Promis
       : loadSessionMemoryConfig(context.env);
   const memoryTtl = 'MEMORY_TTL_SECONDS' in config ? Number(config.MEMORY_TTL_SECONDS) : 0;
   // The URL may carry a password: the debug line of the configuration shows it redacted.
-  const { logger, host, port } = serviceSetup(context, kind, {
+  const { logger, host, port, http } = serviceSetup(context, kind, {
     ...config,
     DATABASE_URL: redactUrl(config.DATABASE_URL),
   } as typeof config);
@@ -95,6 +95,7 @@ async function createSessionService(kind: Kind, context: ServiceContext): Promis
   let lastSweep: { at: string; error?: string } | undefined;
 
   const app = await createApp({
+    ...http,
     service: kind,
     logger,
     bodyLimit: config.MAX_BODY_BYTES,

@@ -62,7 +62,7 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
     async create(context: ServiceContext): Promise<CoordinatorInstance> {
       const config = loadCoordinatorConfig(context.env);
       const name = 'coordinator';
-      const { logger, host, port } = serviceSetup(context, name, config);
+      const { logger, host, port, http } = serviceSetup(context, name, config);
       const token = config.SYNTHIANS_API_TOKEN;
       const opened = options.sessions
         ? undefined
@@ -127,6 +127,7 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
       });
       const healthTimeout = Math.min(1000, config.MEMORY_TIMEOUT_MS);
       const app = await createApp({
+        ...http,
         service: name,
         logger,
         bodyLimit: config.MAX_BODY_BYTES,

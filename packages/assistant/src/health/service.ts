@@ -39,7 +39,7 @@ export function createHealthMonitorService(options: HealthMonitorServiceOptions 
     async create(context: ServiceContext): Promise<ServiceInstance> {
       const config = loadHealthMonitorConfig(context.env);
       const name = 'health-monitor';
-      const { logger, host, port } = serviceSetup(context, name, config);
+      const { logger, host, port, http } = serviceSetup(context, name, config);
       const token = config.SYNTHIANS_API_TOKEN;
       const ownBus = !context.bus;
       const bus: Bus = context.bus ?? (await createBus({ natsUrl: config.NATS_URL, name, token, logger }));
@@ -50,6 +50,7 @@ export function createHealthMonitorService(options: HealthMonitorServiceOptions 
 
       let monitor: HealthMonitor | undefined;
       const app = await createApp({
+        ...http,
         service: name,
         logger,
         bodyLimit: config.MAX_BODY_BYTES,

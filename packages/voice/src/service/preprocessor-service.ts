@@ -105,7 +105,7 @@ export const preprocessorService: ServiceDefinition = {
   async create(context: ServiceContext): Promise<ServiceInstance> {
     const config = loadPreprocessorConfig(context.env);
     const name = 'audio-preprocessor';
-    const { logger, host, port } = serviceSetup(context, name, config);
+    const { logger, host, port, http } = serviceSetup(context, name, config);
     // Load the engines (RNNoise, Silero) and check the settings at start-up, not on the first stream.
     const probe = await FusedPreprocessor.create(
       pipelineOptions(
@@ -123,6 +123,7 @@ export const preprocessorService: ServiceDefinition = {
       (await createBus({ natsUrl: config.NATS_URL, name, token: config.SYNTHIANS_API_TOKEN, logger }));
 
     const app = await createApp({
+      ...http,
       service: name,
       logger,
       bodyLimit: config.MAX_BODY_BYTES,

@@ -76,7 +76,7 @@ export const vadService: ServiceDefinition = {
   async create(context: ServiceContext): Promise<ServiceInstance> {
     const config = loadVadConfig(context.env);
     const name = 'vad';
-    const { logger, host, port } = serviceSetup(context, name, config);
+    const { logger, host, port, http } = serviceSetup(context, name, config);
     const base = vadConfigFrom(config);
     const pool = new SileroPool(config.MAX_STREAMS + 4);
     // Loads the model and fails at start-up (not on the first request) when the settings are inconsistent.
@@ -93,6 +93,7 @@ export const vadService: ServiceDefinition = {
       (await createBus({ natsUrl: config.NATS_URL, name, token: config.SYNTHIANS_API_TOKEN, logger }));
 
     const app = await createApp({
+      ...http,
       service: name,
       logger,
       bodyLimit: config.MAX_BODY_BYTES,

@@ -28,7 +28,7 @@ export const wyomingService: ServiceDefinition = {
   async create(context: ServiceContext): Promise<ServiceInstance> {
     const config = loadWyomingConfig(context.env);
     const name = 'wyoming';
-    const { logger, host, port } = serviceSetup(
+    const { logger, host, port, http } = serviceSetup(
       context,
       name,
       config,
@@ -56,6 +56,7 @@ export const wyomingService: ServiceDefinition = {
 
     const sockets = new Set<net.Socket>();
     const app = await createApp({
+      ...http,
       service: name,
       logger,
       bodyLimit: config.MAX_BODY_BYTES,
