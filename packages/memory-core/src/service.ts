@@ -1,5 +1,6 @@
 // The memory-core service: configuration, storage, the HTTP API and (as a standby) the follower.
 import { resolve } from 'node:path';
+import { Gauge } from 'prom-client';
 import {
   ConfigError,
   createApp,
@@ -136,6 +137,23 @@ export const memoryCoreService: ServiceDefinition = {
     app.addHook('preClose', async () => core.stopWaiting());
     registerCompat(app, core);
     registerV1(app, core);
+    // Gauges read at scrape time (the Grafana dashboard's memory counts).
+    new Gauge({
+      name: 'memory_core_memories',
+      help: 'Memories stored',
+      registers: [app.metricsRegistry],
+      collect() {
+        this.set(core.stats().memory_count as number);
+      },
+    });
+    new Gauge({
+      name: 'memory_core_assemblies',
+      help: 'Assemblies',
+      registers: [app.metricsRegistry],
+      collect() {
+        this.set(core.stats().assembly_count as number);
+      },
+    });
     return {
       name,
       app,

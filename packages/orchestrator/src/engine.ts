@@ -100,6 +100,8 @@ export interface EngineOptions {
   logger: Logger;
   /** Called with every executed step's duration (and 'cycle'). */
   observe?: (step: string, ms: number) => void;
+  /** Every surprise the neural memory reports (metrics). */
+  observeSurprise?: (surprise: number, boost: number) => void;
 }
 
 const MODE_CACHE_MS = 30_000;
@@ -320,6 +322,7 @@ export class CascadeEngine {
         if (state.surprises.length > config.SURPRISE_WINDOW)
           state.surprises.splice(0, state.surprises.length - config.SURPRISE_WINDOW);
         boostDelta = surpriseBoost(u.surprise, this.boost);
+        this.o.observeSurprise?.(u.surprise, boostDelta);
         reason = boostReason(u.surprise, u.loss, u.variant ?? variant.name);
       }
 

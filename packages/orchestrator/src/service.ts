@@ -1,5 +1,6 @@
 // The orchestrator service ("context cascade engine") on the kit: the cascade over the memory core and the neural
 // memory, with memory-core failover, degraded answers when the neural memory is down, and per-step metrics.
+import { Counter, Histogram } from 'prom-client';
 import {
   createApp,
   type HealthReport,
@@ -54,12 +55,27 @@ export const orchestratorService: ServiceDefinition = {
       },
     });
     const histogram = stepHistogram(app);
+    const surprise = new Histogram({
+      name: 'orchestrator_surprise',
+      help: "The neural memory's surprise for each memory that went through the cascade",
+      buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
+      registers: [app.metricsRegistry],
+    });
+    const boosts = new Counter({
+      name: 'orchestrator_quickrecal_boosts_total',
+      help: 'QuickRecal boosts the cascade applied from surprise',
+      registers: [app.metricsRegistry],
+    });
     const engine = new CascadeEngine({
       core,
       nm,
       config,
       logger,
       observe: (step, ms) => histogram.observe({ step }, ms / 1000),
+      observeSurprise: (s, boost) => {
+        surprise.observe(s);
+        if (boost > 0) boosts.inc();
+      },
     });
     registerApi(app, { engine, core, nm, healthTimeoutMs: config.HEALTH_TIMEOUT_MS, token, startedAt });
     return {

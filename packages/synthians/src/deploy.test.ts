@@ -193,3 +193,31 @@ test('Prometheus scrapes every service; the Dockerfile has every target compose 
   for (const stage of dockerfile.split(/^FROM runtime AS /m).slice(1))
     assert.match(stage, /^USER node$/m, `stage ${stage.split('\n')[0]} runs as node`);
 });
+
+test('the Grafana dashboard queries metrics the services export', () => {
+  const dash = JSON.parse(read('deploy/monitoring/grafana/dashboards/synthians.json')) as {
+    panels: { title: string; targets: { expr: string }[] }[];
+  };
+  const sources = [
+    'packages/kit/src/http.ts',
+    'packages/assistant/src/coordinator/service.ts',
+    'packages/memory-core/src/service.ts',
+    'packages/orchestrator/src/service.ts',
+    'packages/orchestrator/src/api.ts',
+  ]
+    .map(read)
+    .join('\n');
+  const exported = new Set([...sources.matchAll(/name: '([a-z_]+)'/g)].map((m) => m[1]!));
+  exported.add('up');
+  const titles = dash.panels.map((p) => p.title).join(' | ');
+  for (const want of ['Request rate', 'latency', 'Turn stage', 'Memories', 'Surprise'])
+    assert.ok(titles.includes(want), `a panel for ${want}`);
+  for (const panel of dash.panels)
+    for (const t of panel.targets)
+      for (const m of t.expr.matchAll(/([a-z_]+)(?:_bucket|_count|_sum)?(?=[{[(\s]|$)/g)) {
+        const name = m[1]!.replace(/_(bucket|count|sum)$/, '');
+        if (/^(sum|max|rate|increase|histogram_quantile|by|le|service|stage|channel|skill|step)$/.test(name))
+          continue;
+        assert.ok(exported.has(name), `${panel.title}: ${name} is exported`);
+      }
+});

@@ -608,6 +608,8 @@ export class VoiceSession {
     speaker.close();
     const interrupted = !(await speaker.finished);
     if (speaker.firstAudioMs !== undefined) timings.tts_first_audio_ms = speaker.firstAudioMs;
+    // For the coordinator's metrics: the stages of a spoken turn around the engine (VAD end, STT, first audio).
+    this.engine.events.emit('voice_turn', { timings: { ...timings } });
     if (!this.closed)
       this.send({
         type: 'turn',

@@ -217,3 +217,24 @@ test('static files: index.html with a CSP and no-cache, hashed assets immutable;
   assert.equal((res.json() as { error: { code: string } }).error.code, 'console_not_built');
   await bare.close();
 });
+
+test('metrics behind the dashboard: turn stages and turns, memory counts, surprise', async () => {
+  const turn = await fetch(`${c.url}/v1/turns`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user_id: 'metrics', text: 'Remember that the dashboard test is blue.' }),
+  });
+  assert.equal(turn.status, 200);
+  await c.coordinator.engine.idle();
+  const coord = await (await fetch(`${c.url}/metrics`)).text();
+  assert.match(
+    coord,
+    /coordinator_turn_stage_seconds_count\{[^}]*stage="total"[^}]*channel="text"[^}]*\} [1-9]/,
+  );
+  assert.match(coord, /coordinator_turns_total\{[^}]*skill="remember"[^}]*\} [1-9]/);
+  const core = await (await fetch(`${stack.core.url}/metrics`)).text();
+  assert.match(core, /^memory_core_memories\{[^}]*\} [1-9]/m);
+  assert.match(core, /^memory_core_assemblies\{[^}]*\} \d/m);
+  const orch = await (await fetch(`${stack.orch.url}/metrics`)).text();
+  assert.match(orch, /^orchestrator_surprise_count\{[^}]*\} [1-9]/m, 'the turn went through the cascade');
+});

@@ -1,5 +1,6 @@
 // The coordinator service (port 8080): the conversation core over session memory (in-process SessionStore), long-term
 // memory (memory core + orchestrator), the offline skills, timers, and an optional OpenAI-compatible language model.
+import { Counter, Histogram } from 'prom-client';
 import {
   createApp,
   MemoryBus,
@@ -155,6 +156,30 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
             background_jobs: engine.background.size,
           };
         },
+      });
+      // Per-turn metrics (the Grafana dashboard's turn stage timings): every stage the engine timed, by channel.
+      const stageSeconds = new Histogram({
+        name: 'coordinator_turn_stage_seconds',
+        help: 'Duration of each stage of a turn (stage="total": the whole turn), by channel (text, voice)',
+        labelNames: ['stage', 'channel'],
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers: [app.metricsRegistry],
+      });
+      const turnsTotal = new Counter({
+        name: 'coordinator_turns_total',
+        help: 'Turns answered, by skill (or llm / fallback) and channel',
+        labelNames: ['skill', 'channel'],
+        registers: [app.metricsRegistry],
+      });
+      engine.events.on('turn', (t: { skill: string; channel: string; timings: Record<string, number> }) => {
+        turnsTotal.inc({ skill: t.skill, channel: t.channel });
+        for (const [stage, ms] of Object.entries(t.timings))
+          if (Number.isFinite(ms)) stageSeconds.observe({ stage, channel: t.channel }, ms / 1000);
+      });
+      engine.events.on('voice_turn', (t: { timings: Record<string, number> }) => {
+        for (const [key, ms] of Object.entries(t.timings))
+          if (Number.isFinite(ms) && key.endsWith('_ms'))
+            stageSeconds.observe({ stage: key.slice(0, -3), channel: 'voice' }, ms / 1000);
       });
       const api = registerApi(app, {
         engine,

@@ -100,7 +100,7 @@ export const LLM_APOLOGY: Record<string, string> = {
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
 export class TurnEngine {
-  /** 'notice' (Notice & {session_id, user_id}) for live clients. */
+  /** 'notice' (Notice & {session_id, user_id}) for live clients; 'turn' (TurnResult & {channel}) after each turn. */
   readonly events = new EventEmitter();
   readonly background: BackgroundQueue;
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -395,6 +395,7 @@ export class TurnEngine {
       };
       if (error) result.error = error;
       if (data) result.data = data;
+      this.events.emit('turn', { ...result, channel: turn.channel ?? 'text' });
       return result;
     });
   }
