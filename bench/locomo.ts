@@ -6,6 +6,7 @@
 //   npm run bench:locomo [-- --data ../shared/bench/locomo-dev]
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { MONTHS } from '../packages/kit/src/words.ts';
 import { expectStatus, request, closeAgents } from './lib/http.ts';
 import { removeDir, repoRoot, startServer } from './lib/server.ts';
 import { emit, flag, log, machine, round } from './lib/util.ts';
@@ -29,21 +30,7 @@ const modes = ['vector', 'lexical', 'hybrid'] as const;
 function sessionTime(text: string): number | undefined {
   const m = /(\d{1,2}):(\d{2})\s*(am|pm)\s+on\s+(\d{1,2})\s+(\w+),?\s+(\d{4})/i.exec(text);
   if (!m) return undefined;
-  const months = [
-    'january',
-    'february',
-    'march',
-    'april',
-    'may',
-    'june',
-    'july',
-    'august',
-    'september',
-    'october',
-    'november',
-    'december',
-  ];
-  const month = months.indexOf(m[5]!.toLowerCase());
+  const month = MONTHS.indexOf(m[5]!.toLowerCase());
   let hour = Number(m[1]) % 12;
   if (m[3]!.toLowerCase() === 'pm') hour += 12;
   return Date.UTC(Number(m[6]), month, Number(m[4]), hour, Number(m[2]));

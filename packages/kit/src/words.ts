@@ -24,3 +24,19 @@ export const SMALL_NUMBER_WORDS: Readonly<Record<string, number>> = Object.freez
   eighteen: 18,
   nineteen: 19,
 });
+
+/** English month names, January first (index = month number − 1). */
+export const MONTHS: readonly string[] = Object.freeze([
+  'january',
+  'february',
+  'march',
+  'april',
+  'may',
+  'june',
+  'july',
+  'august',
+  'september',
+  'october',
+  'november',
+  'december',
+]);

@@ -1,7 +1,7 @@
 // The small English toolkit the reasoning agent stands on: tokens, sentences, light lemmatisation, numbers and dates,
 // and `parseClaims`, which turns a sentence into (subject, relation, value) claims. Rule-based and deterministic: no
 // model, no download, the same answer every time.
-import { SMALL_NUMBER_WORDS } from '@synthians/kit';
+import { MONTHS, SMALL_NUMBER_WORDS } from '@synthians/kit';
 
 /** Sentences of a text: split after . ! ? followed by space, and at line breaks; whitespace collapsed. */
 export function splitSentences(text: string): string[] {
@@ -78,20 +78,6 @@ export function parseNumber(word: string): number | undefined {
   return NUMBER_WORDS[word];
 }
 
-export const MONTHS = [
-  'january',
-  'february',
-  'march',
-  'april',
-  'may',
-  'june',
-  'july',
-  'august',
-  'september',
-  'october',
-  'november',
-  'december',
-];
 const MONTH_ALIASES: Record<string, number> = Object.fromEntries([
   ...MONTHS.map((m, i) => [m, i] as const),
   ...MONTHS.map((m, i) => [m.slice(0, 3), i] as const),

@@ -82,7 +82,8 @@ interface Speculation {
   atMs: number;
   wall: number;
   abort: AbortController;
-  result: Promise<{ text: string; sttMs: number }>;
+  /** The recognised text. */
+  result: Promise<string>;
 }
 
 type EndOfTurn = 'vad' | 'command' | 'max_utterance';
@@ -307,11 +308,11 @@ export class VoiceSession {
     const wall = performance.now();
     const result = this.engines.stt
       .transcribe(concatAudio(u.audio), { signal: abort.signal })
-      .then((tr) => ({ text: tr.text.trim(), sttMs: elapsed(wall) }));
+      .then((tr) => tr.text.trim());
     const spec: Speculation = { u, boundaryMs, atMs, wall, abort, result };
     this.early = spec;
     result.then(
-      ({ text }) => {
+      (text) => {
         if (this.closed || this.early !== spec || this.utterance !== u) return;
         // Nothing, or a command that a longer one extends: let the VAD decide (its end reuses this result).
         if (text === '' || extendedByAnother(text, phrases)) return;
@@ -435,13 +436,12 @@ export class VoiceSession {
     const result = (async () => {
       if (reuse) {
         const got = await reuse.catch(() => undefined);
-        if (got) {
+        if (got !== undefined) {
           u.stream.cancel();
           return got;
         }
       }
-      const tr = await u.stream.end();
-      return { text: tr.text.trim(), sttMs: elapsed(speechEndWall) };
+      return (await u.stream.end()).text.trim();
     })();
     this.startTurn('voice', () => this.finalTranscript(result, speechEndWall, endOfTurn), {
       speechEndWall,
@@ -451,11 +451,11 @@ export class VoiceSession {
 
   /** Waits for the recognition, sends the final transcript; `stt_ms` is the wait from the end of turn. */
   private async finalTranscript(
-    result: Promise<{ text: string; sttMs: number }>,
+    result: Promise<string>,
     since: number,
     endOfTurn: EndOfTurn,
   ): Promise<{ text: string; sttMs: number; endOfTurn: EndOfTurn }> {
-    const { text } = await result;
+    const text = await result;
     const sttMs = elapsed(since);
     this.send({ type: 'transcript', final: true, text, stt_ms: sttMs, end_of_turn: endOfTurn });
     return { text, sttMs, endOfTurn };
