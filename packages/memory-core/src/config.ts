@@ -16,9 +16,25 @@ export const memoryCoreSchema = z.object({
     .default('full')
     .describe('full: fsync every commit (survives power loss); normal: survives a process crash, faster'),
   EMBEDDING_PROVIDER: z
-    .enum(['builtin', 'openai'])
+    .enum(['builtin', 'openai', 'onnx'])
     .default('builtin')
-    .describe('builtin (offline, deterministic) or openai (any OpenAI-compatible /v1/embeddings server)'),
+    .describe(
+      'builtin (offline, deterministic), openai (any OpenAI-compatible /v1/embeddings server, the PC2 worker included) or onnx (a sentence encoder in ONNX run here: EMBEDDING_MODEL_PATH)',
+    ),
+  EMBEDDING_MODEL_PATH: env
+    .optionalString()
+    .describe(
+      'onnx provider: folder with model.onnx and tokenizer.json, e.g. <SYNTHIANS_DATA_DIR>/models/all-mpnet-base-v2 after `synthians models pull all-mpnet-base-v2`',
+    ),
+  EMBEDDING_MAX_TOKENS: env
+    .int(256, 8, 8192)
+    .describe('onnx provider: tokens per text (longer texts are truncated)'),
+  EMBEDDING_EXECUTION_PROVIDER: z
+    .enum(['cpu', 'cuda', 'auto'])
+    .default('cpu')
+    .describe(
+      'onnx provider: cpu, cuda (fails if CUDA does not load) or auto (CUDA when it loads, else CPU)',
+    ),
   EMBEDDING_BASE_URL: env
     .url()
     .describe('openai provider: server URL, e.g. http://127.0.0.1:11434/v1 for Ollama'),

@@ -13,6 +13,7 @@ import { loadMemoryCoreConfig, memoryCoreSchema, type MemoryCoreConfig } from '.
 import { MemoryCore } from './memory-core.ts';
 import { createBuiltinEmbedder } from './embedding/builtin.ts';
 import { OpenAIEmbedder } from './embedding/openai.ts';
+import { createOnnxEncoder } from './embedding/onnx.ts';
 import type { EmbeddingProvider } from './embedding/provider.ts';
 import { registerV1 } from './api/v1.ts';
 import { registerCompat } from './api/compat.ts';
@@ -20,6 +21,25 @@ import { Follower } from './follower.ts';
 
 export async function createEmbedder(config: MemoryCoreConfig): Promise<EmbeddingProvider> {
   if (config.EMBEDDING_PROVIDER === 'builtin') return createBuiltinEmbedder(config.EMBEDDING_DIM);
+  if (config.EMBEDDING_PROVIDER === 'onnx') {
+    if (!config.EMBEDDING_MODEL_PATH) {
+      throw new ConfigError(
+        'EMBEDDING_PROVIDER=onnx needs EMBEDDING_MODEL_PATH (a folder with model.onnx and tokenizer.json)',
+      );
+    }
+    const encoder = await createOnnxEncoder({
+      modelPath: config.EMBEDDING_MODEL_PATH,
+      maxTokens: config.EMBEDDING_MAX_TOKENS,
+      executionProvider: config.EMBEDDING_EXECUTION_PROVIDER,
+    });
+    if (encoder.dim !== config.EMBEDDING_DIM) {
+      await encoder.close?.();
+      throw new ConfigError(
+        `the ONNX model at ${config.EMBEDDING_MODEL_PATH} gives ${encoder.dim}-d vectors but EMBEDDING_DIM is ${config.EMBEDDING_DIM}`,
+      );
+    }
+    return encoder;
+  }
   if (!config.EMBEDDING_BASE_URL || !config.EMBEDDING_MODEL) {
     throw new ConfigError('EMBEDDING_PROVIDER=openai needs EMBEDDING_BASE_URL and EMBEDDING_MODEL');
   }

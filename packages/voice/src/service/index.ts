@@ -5,3 +5,4 @@ export * from './config.ts';
 export * from './engines.ts';
 export * from './wyoming-service.ts';
 export * from './preprocessor-service.ts';
+export { SileroPool } from './audio-http.ts';
