@@ -18,6 +18,7 @@ interface ComposeService {
   command?: string[];
   environment?: Record<string, string>;
   ports?: string[];
+  profiles?: string[];
 }
 
 /** Services with their own store: a StatefulSet with a volume per replica. */
@@ -28,6 +29,7 @@ const STATEFUL = new Set([
   'postgres',
   'nats',
   'dreamworld',
+  'pc2',
 ]);
 const DNS = (name: string) => name.replaceAll('_', '-');
 
@@ -53,7 +55,7 @@ function envFor(environment: Record<string, string>): object[] {
     }
     out.push({
       name: key,
-      value: value.replace(/\$\{[A-Z_]+(?::-([^}]*))?[^}]*\}/g, (_m, d: string | undefined) => d ?? ''),
+      value: value.replace(/\$\{[A-Z0-9_]+(?::-([^}]*))?[^}]*\}/g, (_m, d: string | undefined) => d ?? ''),
     });
   }
   // compose service names with "_" are not DNS names: the Service is called with "-".
@@ -76,6 +78,9 @@ export function generate(): Map<string, string> {
   });
   for (const [name, s] of Object.entries(compose.services)) {
     if (s.command?.[0] !== 'serve') continue;
+    // The GPU variant of the PC2 worker is a compose profile; on Kubernetes, patch the pc2 workload in an overlay
+    // (resources.limits nvidia.com/gpu, PC2_EXECUTION_PROVIDER=cuda, the CUDA image): docs/deployment.md.
+    if (s.profiles?.includes('gpu')) continue;
     const port = Number(s.environment?.PORT);
     const extraPorts = s.environment?.DREAM_PUB_PORT
       ? [{ name: 'pub', containerPort: Number(s.environment.DREAM_PUB_PORT) }]
@@ -97,7 +102,14 @@ export function generate(): Map<string, string> {
         readOnlyRootFilesystem: false,
       },
       volumeMounts: [
-        { name: 'data', mountPath: s.environment?.MEMORY_STORAGE_PATH ? '/app/memory' : '/app/data' },
+        {
+          name: 'data',
+          mountPath: s.environment?.MEMORY_STORAGE_PATH
+            ? '/app/memory'
+            : s.environment?.SYNTHIANS_MODELS_DIR
+              ? String(s.environment.SYNTHIANS_MODELS_DIR)
+              : '/app/data',
+        },
       ],
     };
     const stateful = STATEFUL.has(name);

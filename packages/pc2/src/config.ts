@@ -40,7 +40,7 @@ export const pc2Schema = z.object({
     .string()
     .default('lexicon')
     .describe(
-      "Emotion classifier: lexicon (the memory core's 28-label GoEmotions lexicon analyser), a pulled ONNX classifier's name (e.g. roberta-base-go-emotions) or a folder with model.onnx, tokenizer.json and config.json (id2label)",
+      "Emotion classifier: lexicon (the memory core's 28-label GoEmotions lexicon analyser), a pulled ONNX classifier's name (e.g. roberta-base-go_emotions) or a folder with model.onnx, tokenizer.json and config.json (id2label)",
     ),
   BATCH_MAX_SIZE: env.int(64, 1, 4096).describe('Most texts in one model run (1 turns batching off)'),
   BATCH_MAX_WAIT_MS: env

@@ -5,6 +5,7 @@ import { ensureConsoleBuilt } from '@synthians/console';
 import { findService, services } from './services.ts';
 import { dataDirFrom, serve, stopOnSignals, up } from './runner.ts';
 import { upSplit } from './split.ts';
+import { registerModelsCommand } from './models-cli.ts';
 
 const program = new Command()
   .name('synthians')
@@ -194,6 +195,8 @@ program
     for (const s of services)
       process.stdout.write(`${s.name.padEnd(22)} ${String(ports[s.port]).padEnd(6)} ${s.description}\n`);
   });
+
+registerModelsCommand(program);
 
 try {
   await program.parseAsync(process.argv);

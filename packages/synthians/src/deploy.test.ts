@@ -15,15 +15,16 @@ const read = (p: string) => readFileSync(`${root}${p}`, 'utf8');
 
 interface ComposeService {
   image?: string;
-  build?: { context: string; target: string };
+  build?: { context: string; target: string; args?: Record<string, string> };
   command?: string[];
   environment?: Record<string, string | number | boolean>;
   healthcheck?: { test?: string[]; disable?: boolean };
   restart?: string;
-  networks?: string[];
+  networks?: string[] | Record<string, { aliases?: string[] }>;
   depends_on?: Record<string, { condition: string }>;
   ports?: string[];
   profiles?: string[];
+  deploy?: { resources?: { reservations?: { devices?: { driver?: string; capabilities?: string[] }[] } } };
 }
 const compose = parse(read('compose.yaml'), { merge: true }) as {
   services: Record<string, ComposeService>;
@@ -34,9 +35,12 @@ const RUNNER_VARIABLES = new Set(['NATS_URL', 'SYNTHIANS_DATA_DIR']);
 
 /** Compose interpolation as `docker compose` does it with an .env: defaults used, required ones set. */
 const interpolate = (v: string) =>
-  v.replace(/\$\{[A-Z_]+(?::-([^}]*))?[^}]*\}/g, (_m, def: string | undefined) => def ?? 'set-in-env');
+  v.replace(/\$\{[A-Z0-9_]+(?::-([^}]*))?[^}]*\}/g, (_m, def: string | undefined) => def ?? 'set-in-env');
 
-const serving = Object.entries(compose.services).filter(([, s]) => s.command?.[0] === 'serve');
+/** Every service compose runs with `synthians serve`; the GPU variant of the PC2 worker stands in for `pc2`. */
+const serving = Object.entries(compose.services).filter(
+  ([, s]) => s.command?.[0] === 'serve' && !s.profiles?.includes('gpu'),
+);
 
 test('every implemented service runs in compose, on its registry port', () => {
   const ran = new Set(serving.map(([, s]) => s.command![1]));
@@ -134,7 +138,7 @@ test('health checks, restart policies, start order and networks', () => {
   assert.equal(compose.networks.monitoring_network?.external, true);
   for (const name of ['postgres', 'prometheus'])
     assert.ok(
-      compose.services[name]?.networks?.includes('monitoring_network'),
+      (compose.services[name]?.networks as string[] | undefined)?.includes('monitoring_network'),
       `${name} on monitoring_network`,
     );
 });
@@ -220,4 +224,25 @@ test('the Grafana dashboard queries metrics the services export', () => {
           continue;
         assert.ok(exported.has(name), `${panel.title}: ${name} is exported`);
       }
+});
+
+test('the PC2 worker: CPU by default (COMPOSE_PROFILES=cpu), a GPU variant under the gpu profile answering as pc2', () => {
+  const cpu = compose.services.pc2!;
+  const gpu = compose.services['pc2-gpu']!;
+  assert.deepEqual(cpu.profiles, ['cpu']);
+  assert.deepEqual(gpu.profiles, ['gpu']);
+  assert.match(read('.env.example'), /^COMPOSE_PROFILES=cpu$/m, 'the example .env runs the CPU variant');
+  assert.deepEqual(gpu.command, cpu.command);
+  assert.equal(gpu.environment?.PORT, cpu.environment?.PORT);
+  assert.equal(gpu.environment?.PC2_EXECUTION_PROVIDER, 'cuda');
+  const nets = gpu.networks as Record<string, { aliases?: string[] }>;
+  assert.deepEqual(nets.voice_assistant_network?.aliases, ['pc2'], 'reached as pc2 by the other services');
+  const device = gpu.deploy?.resources?.reservations?.devices?.[0];
+  assert.equal(device?.driver, 'nvidia');
+  assert.deepEqual(device?.capabilities, ['gpu']);
+  assert.equal(gpu.build?.args?.ONNXRUNTIME_NODE_INSTALL, 'cuda12', 'the image carries the CUDA provider');
+  // Nothing waits for a worker that may not run: the coordinator falls back to its own engines.
+  for (const [name, s] of Object.entries(compose.services))
+    assert.ok(!s.depends_on?.pc2 && !s.depends_on?.['pc2-gpu'], `${name} does not wait for the PC2 worker`);
+  assert.equal(compose.services.coordinator?.environment?.PC2_URL, 'http://pc2:5560');
 });

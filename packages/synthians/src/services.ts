@@ -8,6 +8,7 @@ import { orchestratorService } from '@synthians/orchestrator';
 import { preprocessorService, vadService, wyomingService } from '@synthians/voice';
 import { memoryReasoningService } from '@synthians/reasoning';
 import { dreamworldService } from '@synthians/dreamworld';
+import { pc2Service } from '@synthians/pc2';
 
 /** The services the health monitor watches by default: every other service of this build, at the port `up` gives it. */
 const healthMonitorService = createHealthMonitorService({
@@ -30,6 +31,7 @@ export const services: ServiceDefinition[] = [
   taskRouterService,
   memoryReasoningService,
   dreamworldService,
+  pc2Service,
   healthMonitorService,
 ];
 

@@ -49,6 +49,8 @@ export function splitEnvironment(env: Env, natsUrl: string, dataDir: string): En
     NEURAL_MEMORY_URL: env.NEURAL_MEMORY_URL ?? url('neural-memory'),
     ORCHESTRATOR_URL: env.ORCHESTRATOR_URL ?? url('orchestrator'),
     HEALTH_MONITOR_URL: env.HEALTH_MONITOR_URL ?? url('health-monitor'),
+    // Speech on the PC2 worker (the coordinator falls back to its own engines while it is down).
+    PC2_URL: env.PC2_URL ?? url('pc2'),
     HEALTH_TARGETS: env.HEALTH_TARGETS ?? targets,
   };
 }

@@ -72,6 +72,19 @@ export const audioTurnVariables = {
     .describe(
       'pocketsphinx: extra command phrases (comma-separated) added to the built-in ones (DEFAULT_COMMANDS and the assistant skills)',
     ),
+  PC2_URL: env
+    .url()
+    .describe(
+      'The PC2 ML worker (e.g. http://127.0.0.1:5560): speech recognition and synthesis go there, the local engines answer when it is down (health: degraded); unset: local engines only',
+    ),
+  PC2_TIMEOUT_MS: env
+    .int(10000, 100, 600000)
+    .describe('Timeout of one request to the PC2 worker (then the local engine answers)'),
+  PC2_RETRY_MS: env
+    .int(5000, 0, 3600000)
+    .describe(
+      'After a failed PC2 request, the local engines answer for this long before the worker is tried again',
+    ),
   ...sttVariables,
   ...ttsVariables,
   ...wakeWordVariables,

@@ -14,6 +14,7 @@ import {
   type WakeSettings,
 } from '@synthians/voice';
 import type { Logger } from '@synthians/kit';
+import { pc2Stt, pc2Tts, type Pc2Link } from './pc2.ts';
 
 /**
  * The pocketsphinx command grammar of the assistant: the voice package's DEFAULT_COMMANDS plus phrases the
@@ -46,27 +47,36 @@ export interface VoiceEngines {
 
 export type EngineSettings = SttSettings & TtsSettings & WakeSettings & { STT_COMMANDS?: string | undefined };
 
-export async function createVoiceEngines(c: EngineSettings, logger?: Logger): Promise<VoiceEngines> {
-  const stt =
+/**
+ * The engines; with `pc2`, recognition and synthesis go to the PC2 worker and these local engines answer when it
+ * is down (see pc2.ts).
+ */
+export async function createVoiceEngines(
+  c: EngineSettings,
+  logger?: Logger,
+  pc2?: Pc2Link,
+): Promise<VoiceEngines> {
+  const commands = [
+    ...ASSISTANT_COMMANDS,
+    ...(c.STT_COMMANDS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  ];
+  const localStt =
     c.STT_PROVIDER === 'pocketsphinx'
-      ? createSttProvider({
-          provider: 'pocketsphinx',
-          timeoutMs: c.STT_TIMEOUT_MS,
-          commands: [
-            ...ASSISTANT_COMMANDS,
-            ...(c.STT_COMMANDS ?? '')
-              .split(',')
-              .map((s) => s.trim())
-              .filter((s) => s !== ''),
-          ],
-        })
+      ? createSttProvider({ provider: 'pocketsphinx', timeoutMs: c.STT_TIMEOUT_MS, commands })
       : sttFromSettings(c);
+  const stt = pc2
+    ? pc2Stt(localStt, pc2, c.STT_PROVIDER === 'pocketsphinx' ? localStt.completePhrases : undefined)
+    : localStt;
   let tts: TtsProvider | undefined;
   try {
     tts = ttsFromSettings(c);
     const wake = await wakeFromSettings(c, logger);
     const t = tts;
     // Warm-up: the first synthesis pays for loading the engine (espeak-ng: compiling its WebAssembly, ~0.5 s).
+    // With a PC2 worker the local engine is still warmed: it is the fallback.
     try {
       for await (const chunk of t.synthesize('Ready.')) void chunk;
     } catch (err) {
@@ -74,7 +84,7 @@ export async function createVoiceEngines(c: EngineSettings, logger?: Logger): Pr
     }
     return {
       stt,
-      tts: t,
+      tts: pc2 ? pc2Tts(t, pc2) : t,
       wake,
       async close() {
         await Promise.allSettled([stt.close(), t.close()]);

@@ -7,3 +7,4 @@ export * from './speaker.ts';
 export * from './session.ts';
 export * from './route.ts';
 export * from './client.ts';
+export * from './pc2.ts';

@@ -6,6 +6,7 @@ import { AppError, badRequest, type App, type Logger } from '@synthians/kit';
 import type { SessionPort } from '../coordinator/sessions.ts';
 import type { TurnEngine } from '../coordinator/turn-engine.ts';
 import { createVoiceEngines, type EngineSettings, type VoiceEngines } from './engines.ts';
+import type { Pc2Link } from './pc2.ts';
 import { parseAudioStart, parseControl } from './protocol.ts';
 import { errorBody, VoiceSession, type VoiceSettings } from './session.ts';
 
@@ -33,6 +34,8 @@ export interface AudioRouteContext {
   logger?: Logger;
   /** Engines to use instead of building them from the configuration (tests, embedding). */
   engines?: VoiceEngines;
+  /** The PC2 worker, when PC2_URL is set: speech goes there, the local engines are the fallback. */
+  pc2?: Pc2Link;
 }
 
 export function voiceSettings(c: AudioRouteConfig): VoiceSettings {
@@ -73,7 +76,7 @@ export async function registerAudioRoute(
   await app.register(websocket, { options: { maxPayload: c.AUDIO_MAX_MESSAGE_BYTES } });
   let engines: Promise<VoiceEngines> | undefined = ctx.engines ? Promise.resolve(ctx.engines) : undefined;
   const getEngines = () => {
-    engines ??= createVoiceEngines(c, ctx.logger).catch((err: unknown) => {
+    engines ??= createVoiceEngines(c, ctx.logger, ctx.pc2).catch((err: unknown) => {
       engines = undefined;
       ctx.logger?.error({ err: String(err) }, 'speech engines failed to load');
       throw AppError.isInstance(err) ? err : new AppError(503, 'speech_unavailable', String(err));

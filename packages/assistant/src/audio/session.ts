@@ -315,7 +315,8 @@ export class VoiceSession {
       (text) => {
         if (this.closed || this.early !== spec || this.utterance !== u) return;
         // Nothing, or a command that a longer one extends: let the VAD decide (its end reuses this result).
-        if (text === '' || extendedByAnother(text, phrases)) return;
+        // (An engine without a grammar — a PC2 worker running whisper — may hear a fragment: not a command.)
+        if (text === '' || !phrases.includes(text) || extendedByAnother(text, phrases)) return;
         this.early = undefined;
         this.utterance = undefined;
         u.stream.cancel();

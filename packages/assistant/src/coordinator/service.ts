@@ -12,6 +12,7 @@ import {
   type ServiceInstance,
 } from '@synthians/kit';
 import { registerAudioRoute } from '../audio/route.ts';
+import { Pc2Link } from '../audio/pc2.ts';
 import { OpenAiChatClient, type ChatModel } from '../llm/index.ts';
 import { createSkills, TimerService } from '../skills/index.ts';
 import { consoleDist } from '@synthians/console';
@@ -127,6 +128,8 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
         logger,
       });
       const healthTimeout = Math.min(1000, config.MEMORY_TIMEOUT_MS);
+      // Created once the app (and its metrics registry) exists; the health check reads it.
+      let pc2: Pc2Link | undefined;
       const app = await createApp({
         ...http,
         service: name,
@@ -137,7 +140,7 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
           'Synthians coordinator: text turns answered by offline skills or a language model, with session and long-term memory.',
         health: async (): Promise<HealthReport> => {
           const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-          const [core, orch, model] = await Promise.all([
+          const [core, orch, model, worker] = await Promise.all([
             check(`${coreUrl}/health`, healthTimeout, auth),
             check(`${config.ORCHESTRATOR_URL}/health`, healthTimeout, auth),
             config.LLM_BASE_URL
@@ -147,8 +150,19 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
                   config.LLM_API_KEY ? { authorization: `Bearer ${config.LLM_API_KEY}` } : {},
                 )
               : Promise.resolve({ status: 'healthy' as const, url: '', note: 'not configured: skills only' }),
+            config.PC2_URL
+              ? check(`${config.PC2_URL.replace(/\/+$/, '')}/health`, healthTimeout, auth).then((c) =>
+                  c.status === 'healthy'
+                    ? c
+                    : { ...c, note: 'speech runs on the local engines until the PC2 worker is back' },
+                )
+              : Promise.resolve({
+                  status: 'healthy' as const,
+                  url: '',
+                  note: 'not configured: local engines',
+                }),
           ]);
-          const checks = { memory_core: core, orchestrator: orch, llm: model };
+          const checks = { memory_core: core, orchestrator: orch, llm: model, pc2: worker };
           const down = Object.values(checks).some((c) => c.status !== 'healthy');
           return {
             status: down ? 'degraded' : 'healthy',
@@ -181,6 +195,15 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
           if (Number.isFinite(ms) && key.endsWith('_ms'))
             stageSeconds.observe({ stage: key.slice(0, -3), channel: 'voice' }, ms / 1000);
       });
+      if (config.PC2_URL)
+        pc2 = new Pc2Link({
+          url: config.PC2_URL,
+          token,
+          timeoutMs: config.PC2_TIMEOUT_MS,
+          retryMs: config.PC2_RETRY_MS,
+          logger,
+          registry: app.metricsRegistry,
+        });
       const api = registerApi(app, {
         engine,
         sessions,
@@ -189,7 +212,7 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
         historyTurns: config.HISTORY_TURNS,
       });
       const audio = config.AUDIO_ENABLED
-        ? await registerAudioRoute(app, { engine, sessions, config, logger })
+        ? await registerAudioRoute(app, { engine, sessions, config, logger, pc2 })
         : undefined;
       const web = config.CONSOLE_ENABLED
         ? await registerConsole(app, {
