@@ -8,17 +8,6 @@ const singleUrl = (def: string) =>
     .default(def)
     .transform((u) => u.replace(/\/+$/, ''));
 
-const subjectList = (def: string) =>
-  z
-    .string()
-    .default(def)
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== ''),
-    );
-
 export const dreamworldSchema = z.object({
   ...serviceVariables(
     'dreamworld',
@@ -46,9 +35,9 @@ export const dreamworldSchema = z.object({
     .describe(
       'Run a dream cycle after this long without activity (a request to the API other than /health, /ready and /metrics, POST /v1/activity, or a bus message on DREAM_ACTIVITY_SUBJECTS); once per idle period; 0 = only on demand',
     ),
-  DREAM_ACTIVITY_SUBJECTS: subjectList('assistant.turns.>,assistant.activity').describe(
-    'Bus subjects (comma-separated, NATS wildcards) whose messages count as activity',
-  ),
+  DREAM_ACTIVITY_SUBJECTS: env
+    .list('assistant.turns.>,assistant.activity')
+    .describe('Bus subjects (comma-separated, NATS wildcards) whose messages count as activity'),
   DREAM_STALE_DAYS: env
     .number(30, 0)
     .describe(

@@ -62,6 +62,17 @@ export const env = {
       .pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
       .default('info'),
   host: () => z.string().min(1).default('127.0.0.1'),
+  /** A comma-separated list; items trimmed, empty ones dropped. */
+  list: (def: string) =>
+    z
+      .string()
+      .default(def)
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== ''),
+      ),
   /** One http(s) URL or several, comma-separated (e.g. a primary then its standbys); trailing slashes dropped. */
   urlList: (def: string) =>
     z

@@ -15,5 +15,7 @@ export {
   buildWordVectorModel,
   buildWordVectorModelBytes,
   WORD_VECTOR_MODEL_NAME,
+  onnxValueInfo,
+  wordTokenizerJson,
 } from './embedding/word-vector-onnx.ts';
 export { analyzeEmotion, type EmotionResult } from './emotion.ts';

@@ -4,17 +4,6 @@ import { z } from 'zod';
 import { env, loadConfig, serviceVariables, type Env } from '@synthians/kit';
 import { sttVariables, ttsVariables, wakeWordVariables } from '@synthians/voice';
 
-const list = (def: string) =>
-  z
-    .string()
-    .default(def)
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== ''),
-    );
-
 export const pc2Schema = z.object({
   ...serviceVariables('pc2', 5560, 32 * 1024 * 1024, '; the coordinator and task router send it'),
   PC2_EXECUTION_PROVIDER: z
@@ -29,9 +18,11 @@ export const pc2Schema = z.object({
   SYNTHIANS_MODELS_DIR: env
     .optionalString()
     .describe('Where `synthians models pull` puts models (default: <SYNTHIANS_DATA_DIR>/models)'),
-  EMBED_MODELS: list('builtin,glove-sif-100d').describe(
-    "Embedding models served, comma-separated, the first the default: builtin (the memory core's offline embedder, EMBED_DIM wide: the same vectors as a memory core on its default), glove-sif-100d (ONNX, built locally), a pulled model's name (e.g. all-mpnet-base-v2) or a folder with model.onnx and tokenizer.json",
-  ),
+  EMBED_MODELS: env
+    .list('builtin,glove-sif-100d')
+    .describe(
+      "Embedding models served, comma-separated, the first the default: builtin (the memory core's offline embedder, EMBED_DIM wide: the same vectors as a memory core on its default), glove-sif-100d (ONNX, built locally), a pulled model's name (e.g. all-mpnet-base-v2) or a folder with model.onnx and tokenizer.json",
+    ),
   EMBED_DIM: env.int(768, 16, 8192).describe("Width of the builtin model's vectors"),
   EMBED_MAX_TOKENS: env
     .int(256, 8, 8192)

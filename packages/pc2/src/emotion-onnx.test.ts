@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { startTestService, type TestService } from '@synthians/kit';
+import { onnxValueInfo, wordTokenizerJson } from '@synthians/memory-core';
 import { pc2Service } from './service.ts';
 
 const { onnx } = onnxProto;
@@ -33,20 +34,13 @@ function writeClassifier(dir: string): void {
   WORDS.forEach(([, v], k) => v.forEach((x, l) => (table[(k + 2) * LABELS.length + l] = x)));
   const FLOAT = onnx.TensorProto.DataType.FLOAT;
   const INT64 = onnx.TensorProto.DataType.INT64;
-  const vi = (name: string, t: number, dims: (string | number)[]) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: {
-        tensorType: {
-          elemType: t,
-          shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
-        },
-      },
-    });
   const graph = onnx.GraphProto.create({
     name: 'tiny-emotion',
-    input: [vi('input_ids', INT64, ['b', 't']), vi('attention_mask', INT64, ['b', 't'])],
-    output: [vi('logits', FLOAT, ['b', LABELS.length])],
+    input: [
+      onnxValueInfo('input_ids', INT64, ['b', 't']),
+      onnxValueInfo('attention_mask', INT64, ['b', 't']),
+    ],
+    output: [onnxValueInfo('logits', FLOAT, ['b', LABELS.length])],
     initializer: [
       onnx.TensorProto.create({
         name: 'table',
@@ -75,41 +69,7 @@ function writeClassifier(dir: string): void {
     onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph }),
   ).finish();
   writeFileSync(join(dir, 'model.onnx'), model);
-  const vocab: Record<string, number> = { '[PAD]': 0, '[UNK]': 1 };
-  WORDS.forEach(([w], k) => (vocab[w] = k + 2));
-  const special = (id: number, content: string) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
-  writeFileSync(
-    join(dir, 'tokenizer.json'),
-    JSON.stringify({
-      version: '1.0',
-      added_tokens: [special(0, '[PAD]'), special(1, '[UNK]')],
-      normalizer: {
-        type: 'BertNormalizer',
-        clean_text: true,
-        handle_chinese_chars: true,
-        strip_accents: true,
-        lowercase: true,
-      },
-      pre_tokenizer: { type: 'BertPreTokenizer' },
-      post_processor: null,
-      decoder: null,
-      model: {
-        type: 'WordPiece',
-        unk_token: '[UNK]',
-        continuing_subword_prefix: '##',
-        max_input_chars_per_word: 100,
-        vocab,
-      },
-    }),
-  );
+  writeFileSync(join(dir, 'tokenizer.json'), wordTokenizerJson(WORDS.map(([w]) => w)));
   writeFileSync(
     join(dir, 'config.json'),
     JSON.stringify({

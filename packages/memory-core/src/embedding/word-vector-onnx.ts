@@ -30,6 +30,60 @@ const ZIPF_H = 13;
 
 export const WORD_VECTOR_MODEL_NAME = 'glove-sif-100d';
 
+/** A graph input or output: a tensor of `elemType` with named (dynamic) or fixed dimensions. */
+export function onnxValueInfo(name: string, elemType: number, dims: (string | number)[]) {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+      },
+    },
+  });
+}
+
+/**
+ * A Hugging Face tokenizer.json over whole words: [PAD] = 0, [UNK] = 1, then `words` from id 2. WordPiece without
+ * subword pieces, BERT normalisation (lower-case, accents stripped) and pre-tokenisation, no special tokens added.
+ */
+export function wordTokenizerJson(words: readonly string[]): string {
+  const special = (id: number, content: string) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
+  const vocab: Record<string, number> = { '[PAD]': 0, '[UNK]': 1 };
+  words.forEach((w, i) => (vocab[w] = i + 2));
+  return JSON.stringify({
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [special(0, '[PAD]'), special(1, '[UNK]')],
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: true,
+      lowercase: true,
+    },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: null,
+    decoder: null,
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab,
+    },
+  });
+}
+
 /** The model (ONNX bytes) and its tokenizer.json, built from the word-vector asset. */
 export function buildWordVectorModelBytes(): {
   model: Uint8Array;
@@ -58,25 +112,15 @@ export function buildWordVectorModelBytes(): {
       dims,
       rawData: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength),
     });
-  const valueInfo = (name: string, elemType: number, dims: (string | number)[]) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: {
-        tensorType: {
-          elemType,
-          shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
-        },
-      },
-    });
   const node = (opType: string, input: string[], output: string[], attribute: object[] = []) =>
     onnx.NodeProto.create({ opType, input, output, name: output[0], attribute });
   const graph = onnx.GraphProto.create({
     name: WORD_VECTOR_MODEL_NAME,
     input: [
-      valueInfo('input_ids', INT64, ['batch', 'tokens']),
-      valueInfo('attention_mask', INT64, ['batch', 'tokens']),
+      onnxValueInfo('input_ids', INT64, ['batch', 'tokens']),
+      onnxValueInfo('attention_mask', INT64, ['batch', 'tokens']),
     ],
-    output: [valueInfo('last_hidden_state', FLOAT, ['batch', 'tokens', D])],
+    output: [onnxValueInfo('last_hidden_state', FLOAT, ['batch', 'tokens', D])],
     initializer: [
       tensor('vectors_q', onnx.TensorProto.DataType.INT8, [V, D], q),
       tensor('scales', FLOAT, [V], s),
@@ -114,40 +158,7 @@ export function buildWordVectorModelBytes(): {
     }),
   ).finish();
 
-  const special = (id: number, content: string) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
-  const vocab: Record<string, number> = { '[PAD]': 0, '[UNK]': 1 };
-  words.forEach((w, i) => (vocab[w] = i + 2));
-  const tokenizer = JSON.stringify({
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [special(0, '[PAD]'), special(1, '[UNK]')],
-    normalizer: {
-      type: 'BertNormalizer',
-      clean_text: true,
-      handle_chinese_chars: true,
-      strip_accents: true,
-      lowercase: true,
-    },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: null,
-    decoder: null,
-    model: {
-      type: 'WordPiece',
-      unk_token: '[UNK]',
-      continuing_subword_prefix: '##',
-      max_input_chars_per_word: 100,
-      vocab,
-    },
-  });
+  const tokenizer = wordTokenizerJson(words);
   return { model, tokenizer, dim: D, words: words.length };
 }
 
