@@ -11,11 +11,11 @@ export {
   type OnnxEncoderOptions,
   type ExecutionProvider,
 } from './embedding/onnx.ts';
-export {
-  buildWordVectorModel,
-  buildWordVectorModelBytes,
-  WORD_VECTOR_MODEL_NAME,
-  onnxValueInfo,
-  wordTokenizerJson,
-} from './embedding/word-vector-onnx.ts';
+export { WORD_VECTOR_MODEL_NAME } from './embedding/provider.ts';
+
+/** Writes the glove-sif-100d model into `dir`; onnx-proto (the graph writer) loads only when this is called. */
+export async function buildWordVectorModel(dir: string): Promise<void> {
+  const { buildWordVectorModel: build } = await import('./embedding/word-vector-onnx.ts');
+  await build(dir);
+}
 export { analyzeEmotion, type EmotionResult } from './emotion.ts';

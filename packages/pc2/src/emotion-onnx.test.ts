@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { startTestService, type TestService } from '@synthians/kit';
-import { onnxValueInfo, wordTokenizerJson } from '@synthians/memory-core';
+import { onnxValueInfo, wordTokenizerJson } from '../../memory-core/src/embedding/word-vector-onnx.ts';
 import { pc2Service } from './service.ts';
 
 const { onnx } = onnxProto;

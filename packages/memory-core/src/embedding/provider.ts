@@ -33,3 +33,6 @@ export function l2normalize(v: Float32Array): Float32Array {
   for (let i = 0; i < v.length; i++) v[i] = (v[i] as number) * inv;
   return v;
 }
+
+/** The word-vector ONNX sentence encoder built from the shipped asset (word-vector-onnx.ts). */
+export const WORD_VECTOR_MODEL_NAME = 'glove-sif-100d';

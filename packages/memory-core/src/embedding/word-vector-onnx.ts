@@ -28,7 +28,9 @@ const ASSET_URL = new URL('../../assets/word-vectors-40k.bin', import.meta.url);
 const SIF_A = 1e-3;
 const ZIPF_H = 13;
 
-export const WORD_VECTOR_MODEL_NAME = 'glove-sif-100d';
+import { WORD_VECTOR_MODEL_NAME } from './provider.ts';
+
+export { WORD_VECTOR_MODEL_NAME };
 
 /** A graph input or output: a tensor of `elemType` with named (dynamic) or fixed dimensions. */
 export function onnxValueInfo(name: string, elemType: number, dims: (string | number)[]) {
