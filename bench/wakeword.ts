@@ -10,11 +10,19 @@
 //             output. The preprocessor's output is delay-compensated (aligned sample for sample with its
 //             input), so detection windows and timestamps are the same as on the raw path.
 // `targets` / `target_met` are those of the pipeline path (how the assistant runs); `targets_raw` is
-// reported alongside. Each path gets its own threshold sweep (from the recorded per-step scores) and a
-// `recommended_threshold`: the threshold with the best noisy detection rate among those meeting the false-
-// accept target on the whole negative stream ("Hey <name>" sentences included).
+// reported alongside. The detector runs with its defaults (threshold, second-stage verifier) unless flags
+// say otherwise. Each path gets its own sweep over the classifier threshold × the verifier threshold (from
+// the recorded per-step scores and verifier probabilities).
 //
-//   node --import tsx bench/wakeword.ts [--negative-minutes 60] [--threshold 0.5] [--refractory-ms 2000]
+// Held-out split by voice: the voices alternate between a `tune` half (en-us, en-gb-scotland,
+// en-gb-x-gbclan, en-029, en-us+f2, en-gb+f4) and a `test` half (the other six), for the positives and for
+// the negative stream's sentences (each step belongs to the segment it falls in or follows; the noise and
+// melody blocks alternate between the halves). `recommended_threshold` is chosen on the tune half only
+// (best noisy detection rate among the settings with <= 1 false accept per hour on its negatives) and
+// reported on the test half; `split` gives both halves at the configured settings.
+//
+//   node --import tsx bench/wakeword.ts [--negative-minutes 60] [--threshold T] [--refractory-ms 2000]
+//                                       [--verifier default|none|FILE] [--verifier-threshold V]
 //                                       [--model hey_jarvis] [--phrase "hey jarvis"] [--snr-db 10]
 //                                       [--extra-snr-db 15,20]   (informational SNR curve)
 //                                       [--paths raw,pipeline]   (which paths to run)
@@ -69,7 +77,10 @@ function wordsFlag<T extends string>(name: string, allowed: readonly T[], def: r
 }
 
 const negativeMinutes = numFlag('negative-minutes', 60);
-const threshold = numFlag('threshold', 0.5);
+const thresholdFlag = flag('threshold') === undefined ? undefined : numFlag('threshold', 0.5);
+const verifierFlag = flag('verifier') ?? 'default';
+const verifierThresholdFlag =
+  flag('verifier-threshold') === undefined ? undefined : numFlag('verifier-threshold', 0.5);
 const refractoryMs = intFlag('refractory-ms', 2000);
 const model = flag('model') ?? 'hey_jarvis';
 const phrase = flag('phrase') ?? 'hey jarvis';
@@ -94,7 +105,9 @@ const PIPELINE_STAGES: Required<StageSwitches> = {
   agc: onStages.includes('agc'),
   vad: false,
 };
-const SWEEP = [0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
+const SWEEP = [0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
+/** Verifier thresholds swept (0: verifier off). */
+const VSWEEP = [0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98];
 
 // ---------------------------------------------------------------------------------------------------------------
 // Voices (espeak-ng's own gmw voices plus voice variants) and prosody for the positive set.
@@ -114,6 +127,10 @@ const VOICES = [
 ];
 const SPEEDS = [130, 165, 200];
 const PITCHES = [30, 65];
+/** Held-out split of the positives by voice: alternate voices tune / test. */
+const TUNE_VOICES = VOICES.filter((_, i) => i % 2 === 0);
+type Half = 'tune' | 'test';
+const halfOf = (voice: string): Half => (TUNE_VOICES.includes(voice) ? 'tune' : 'test');
 
 // ---------------------------------------------------------------------------------------------------------------
 // CPU accounting of detector and preprocessor calls (not synthesis), per path.
@@ -192,6 +209,8 @@ interface Trial {
   stray: number;
   /** Time of the first in-window detection relative to the phrase end, ms. */
   delayMs?: number;
+  /** Steps in the phrase window: classifier score and verifier probability (1 without a verifier). */
+  window: Array<[number, number]>;
 }
 
 async function positives(det: WakeWordDetector): Promise<Trial[]> {
@@ -224,6 +243,9 @@ async function positives(det: WakeWordDetector): Promise<Trial[]> {
             const inWindow = (e: WakeEvent) => e.timestampMs >= startMs && e.timestampMs <= endMs + 1000;
             const scores = r.steps.map((st) => st.scores[model] ?? 0);
             const hit = r.events.find(inWindow);
+            const window = r.steps
+              .filter((st) => st.timestampMs >= startMs && st.timestampMs <= endMs + 1000)
+              .map((st): [number, number] => [st.scores[model] ?? 0, st.verifierScores?.[model] ?? 1]);
             trials.push({
               path: p,
               voice,
@@ -235,6 +257,7 @@ async function positives(det: WakeWordDetector): Promise<Trial[]> {
               peak: round(Math.max(...scores), 3),
               stray: r.events.filter((e) => !inWindow(e)).length,
               delayMs: hit ? hit.timestampMs - endMs : undefined,
+              window,
             });
           }
         }
@@ -476,13 +499,16 @@ function negativeStream(minutes: number): NegativeStream {
   return { samples: Float32Array.from(pcm, (v) => v / 32768), segments, sentences: seen.size };
 }
 
-/** Detections a single-model detector would make at `t` given its per-step scores (same rule as the detector). */
-function simulate(scores: ArrayLike<number>, t: number): number[] {
+/**
+ * Detections a single-model detector would make at classifier threshold `t` and verifier threshold `vt`
+ * given its per-step scores and verifier probabilities (same rule as the detector).
+ */
+function simulate(scores: ArrayLike<number>, vscores: ArrayLike<number>, t: number, vt: number): number[] {
   const fired: number[] = [];
   let last = -Infinity;
   for (let i = 0; i < scores.length; i++) {
     const ms = (i + 1) * WAKE_WORD_STEP_MS;
-    if (scores[i]! >= t && ms - last >= refractoryMs) {
+    if (scores[i]! >= t && vscores[i]! >= vt && ms - last >= refractoryMs) {
       fired.push(ms);
       last = ms;
     }
@@ -492,6 +518,7 @@ function simulate(scores: ArrayLike<number>, t: number): number[] {
 
 interface SweepRow {
   threshold: number;
+  verifier_threshold: number;
   clean_rate: number;
   noisy_rate: number;
   white_rate: number;
@@ -503,6 +530,7 @@ interface SweepRow {
 
 interface NegativeRun {
   scores: Float32Array;
+  vscores: Float32Array;
   events: WakeEvent[];
   detectorCpuS: number;
   preprocessCpuS: number;
@@ -514,13 +542,17 @@ async function runNegatives(det: WakeWordDetector, neg: NegativeStream, p: PathN
   await det.reset();
   const pre = p === 'pipeline' ? await createPreprocessor() : undefined;
   const scores = new Float32Array(Math.floor(neg.samples.length / 1280));
+  const vscores = new Float32Array(scores.length);
   const events: WakeEvent[] = [];
   const det0 = cpu.detectorUs;
   const pre0 = cpu.preprocessUs;
   let step = 0;
   const feed = async (x: Float32Array) => {
     const r = await timed('detector', x.length, () => det.process(x));
-    for (const st of r.steps) scores[step++] = st.scores[model] ?? 0;
+    for (const st of r.steps) {
+      vscores[step] = st.verifierScores?.[model] ?? 1;
+      scores[step++] = st.scores[model] ?? 0;
+    }
     events.push(...r.events);
   };
   try {
@@ -538,6 +570,7 @@ async function runNegatives(det: WakeWordDetector, neg: NegativeStream, p: PathN
   if (step !== scores.length) throw new Error(`negatives (${p}): ${step} steps, expected ${scores.length}`);
   return {
     scores,
+    vscores,
     events,
     detectorCpuS: (cpu.detectorUs - det0) / 1e6,
     preprocessCpuS: (cpu.preprocessUs - pre0) / 1e6,
@@ -547,7 +580,15 @@ async function runNegatives(det: WakeWordDetector, neg: NegativeStream, p: PathN
 // ---------------------------------------------------------------------------------------------------------------
 async function main(): Promise<void> {
   if (!hasEspeak) throw new Error('espeak-ng is required for this benchmark');
-  const det = await WakeWordDetector.create({ models: [model], threshold, refractoryMs });
+  const det = await WakeWordDetector.create({
+    models: [model],
+    threshold: thresholdFlag,
+    refractoryMs,
+    verifier: verifierFlag,
+    verifierThreshold: verifierThresholdFlag,
+  });
+  const threshold = det.threshold;
+  const verifierThreshold = det.verified[model] ?? 0;
   const wall0 = performance.now();
   const sourceHash = preprocessorSourceHash();
   const probe = PATHS.includes('pipeline') ? await createPreprocessor() : undefined;
@@ -575,10 +616,30 @@ async function main(): Promise<void> {
   for (const s of neg.segments)
     byKind[s.kind] = round((byKind[s.kind] ?? 0) + (s.endMs - s.startMs) / 60000, 1);
 
+  // Half of each step of the negative stream (0 tune, 1 test): that of the segment it falls in or follows.
+  const stepHalf = new Uint8Array(Math.floor(neg.samples.length / 1280));
+  {
+    let k = -1;
+    let other = 0;
+    let current = 0;
+    for (let i = 0; i < stepHalf.length; i++) {
+      const ms = (i + 1) * WAKE_WORD_STEP_MS;
+      while (k + 1 < neg.segments.length && neg.segments[k + 1]!.startMs <= ms) {
+        const seg = neg.segments[++k]!;
+        current = seg.voice ? (halfOf(seg.voice) === 'tune' ? 0 : 1) : other++ % 2;
+      }
+      stepHalf[i] = current;
+    }
+  }
+  const halfSteps: Record<Half, number> = {
+    tune: stepHalf.filter((x) => x === 0).length,
+    test: stepHalf.filter((x) => x === 1).length,
+  };
   const results: Partial<Record<PathName, Record<string, unknown>>> = {};
   const summary: Partial<Record<PathName, Record<string, unknown>>> = {};
   const sweeps: Partial<Record<PathName, SweepRow[]>> = {};
   const recommended: Partial<Record<PathName, Record<string, unknown>>> = {};
+  const splits: Partial<Record<PathName, Record<Half, SweepRow>>> = {};
   const targetsByPath: Partial<Record<PathName, Record<string, Record<string, unknown>>>> = {};
   for (const p of PATHS) {
     const mine = trials.filter((t) => t.path === p);
@@ -594,51 +655,76 @@ async function main(): Promise<void> {
       return {
         timestamp_s: round(e.timestampMs / 1000, 2),
         score: round(e.score, 3),
+        verifier_score: e.verifierScore === undefined ? undefined : round(e.verifierScore, 3),
         kind: seg?.kind,
         text: seg?.text,
         voice: seg?.voice,
       };
     });
-    const simulated = simulate(run.scores, threshold).length;
+    const simulated = simulate(run.scores, run.vscores, threshold, verifierThreshold).length;
     if (simulated !== run.events.length)
       log(`WARNING (${p}): simulated ${simulated} detections, detector reported ${run.events.length}`);
     const faPerHour = round(run.events.length / hours, 2);
 
     // Threshold sweep from the recorded scores (positives: peak in the trial ≥ t counts as detected; the peak
     // may fall outside the phrase window, which the stray count at the chosen threshold shows to be rare).
-    const at = (cond: (t: Trial) => boolean, t: number) => {
-      const sel = mine.filter(cond);
-      return round(sel.filter((x) => x.peak >= t).length / Math.max(1, sel.length), 4);
-    };
-    sweeps[p] = SWEEP.map((t) => {
-      const fired = simulate(run.scores, t);
+    // (A positive counts as detected when a step in its phrase window passes both thresholds.)
+    const rowFor = (t: number, vt: number, h?: Half): SweepRow => {
+      const sel = h ? mine.filter((x) => halfOf(x.voice) === h) : mine;
+      const at = (cond: (x: Trial) => boolean) => {
+        const c = sel.filter(cond);
+        const hit = c.filter((x) => x.window.some(([s, v]) => s >= t && v >= vt)).length;
+        return round(hit / Math.max(1, c.length), 4);
+      };
+      const fired = simulate(run.scores, run.vscores, t, vt).filter(
+        (ms) => h === undefined || stepHalf[ms / WAKE_WORD_STEP_MS - 1] === (h === 'tune' ? 0 : 1),
+      );
+      const hrs = ((h === undefined ? run.scores.length : halfSteps[h]) * WAKE_WORD_STEP_MS) / 3_600_000;
       return {
         threshold: t,
-        clean_rate: at((x) => x.condition === 'clean', t),
-        noisy_rate: at((x) => x.snr === snrDb, t),
-        white_rate: at((x) => x.condition === 'white' && x.snr === snrDb, t),
-        pink_rate: at((x) => x.condition === 'pink' && x.snr === snrDb, t),
+        verifier_threshold: vt,
+        clean_rate: at((x) => x.condition === 'clean'),
+        noisy_rate: at((x) => x.snr === snrDb),
+        white_rate: at((x) => x.condition === 'white' && x.snr === snrDb),
+        pink_rate: at((x) => x.condition === 'pink' && x.snr === snrDb),
         false_accepts: fired.length,
-        false_accepts_per_hour: round(fired.length / hours, 2),
+        false_accepts_per_hour: round(fired.length / hrs, 2),
         false_accepts_per_hour_excluding_hey_name: round(
-          fired.filter((ms) => !isHeyName(ms)).length / hours,
+          fired.filter((ms) => !isHeyName(ms)).length / hrs,
           2,
         ),
       };
-    });
-    // Best noisy rate (then clean rate, then fewest false accepts, then the higher threshold) among the
-    // thresholds meeting the false-accept target on the whole negative stream.
-    const ok = sweeps[p].filter((s) => s.false_accepts_per_hour <= 1);
-    const best = [...ok].sort(
-      (a, b) =>
-        b.noisy_rate - a.noisy_rate ||
-        b.clean_rate - a.clean_rate ||
-        a.false_accepts - b.false_accepts ||
-        b.threshold - a.threshold,
-    )[0];
+    };
+    const hasVerifier = verifierThreshold > 0;
+    const grid = SWEEP.flatMap((t) => (hasVerifier ? VSWEEP : [0]).map((vt) => [t, vt] as const));
+    sweeps[p] = grid.map(([t, vt]) => rowFor(t, vt));
+    // Chosen on the tune half only: best noisy rate (then clean rate, then fewest false accepts, then the
+    // higher thresholds) among the settings with <= 1 false accept per hour on the tune half of the negatives.
+    const tuneRows = grid.map(([t, vt]) => rowFor(t, vt, 'tune'));
+    const best = tuneRows
+      .filter((s) => s.false_accepts_per_hour <= 1)
+      .sort(
+        (a, b) =>
+          b.noisy_rate - a.noisy_rate ||
+          b.clean_rate - a.clean_rate ||
+          a.false_accepts - b.false_accepts ||
+          b.threshold - a.threshold ||
+          b.verifier_threshold - a.verifier_threshold,
+      )[0];
     recommended[p] = best
-      ? { ...best, rule: 'max noisy rate with false_accepts_per_hour <= 1 on the full negative stream' }
-      : { threshold: null, rule: 'no swept threshold meets false_accepts_per_hour <= 1' };
+      ? {
+          threshold: best.threshold,
+          verifier_threshold: best.verifier_threshold,
+          tune: best,
+          test: rowFor(best.threshold, best.verifier_threshold, 'test'),
+          all: rowFor(best.threshold, best.verifier_threshold),
+          rule: 'chosen on the tune half: max noisy rate with false_accepts_per_hour <= 1 on its negatives',
+        }
+      : { threshold: null, rule: 'no swept setting meets false_accepts_per_hour <= 1 on the tune half' };
+    splits[p] = {
+      tune: rowFor(threshold, verifierThreshold, 'tune'),
+      test: rowFor(threshold, verifierThreshold, 'test'),
+    };
 
     const negPeaks = [...run.scores].sort((a, b) => b - a);
     const delays = mine
@@ -719,6 +805,8 @@ async function main(): Promise<void> {
       model,
       phrase,
       threshold,
+      verifier: verifierFlag,
+      verifier_threshold: verifierThreshold || null,
       refractory_ms: refractoryMs,
       snr_db: snrDb,
       negative_minutes: negativeMinutes,
@@ -747,6 +835,15 @@ async function main(): Promise<void> {
       // Sentences "Hey <name>, …" (names like Travis, Harvey, Charlie) are the deliberately confusable part.
       hey_name_sentences: neg.segments.filter((x) => x.text?.startsWith('Hey ')).length,
       ...Object.fromEntries(PATHS.map((p) => [p, results[p]!.negatives])),
+    },
+    split: {
+      tune_voices: TUNE_VOICES,
+      test_voices: VOICES.filter((v) => !TUNE_VOICES.includes(v)),
+      negative_minutes: {
+        tune: round((halfSteps.tune * WAKE_WORD_STEP_MS) / 60000, 1),
+        test: round((halfSteps.test * WAKE_WORD_STEP_MS) / 60000, 1),
+      },
+      ...splits,
     },
     threshold_sweep: sweeps,
     recommended_threshold: recommended,

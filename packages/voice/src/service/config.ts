@@ -131,7 +131,25 @@ export const wakeWordVariables = {
     .describe(
       'Wake words, comma-separated: built-in openWakeWord models (hey_jarvis, alexa, hey_mycroft, hey_rhasspy, timer, weather — CC BY-NC-SA 4.0, non-commercial) or paths to your own classifier .onnx files; "none" turns wake word detection off',
     ),
-  WAKE_WORD_THRESHOLD: env.number(0.5, 0.01, 0.99).describe('Score at or above which a wake word fires'),
+  WAKE_WORD_THRESHOLD: z.coerce
+    .number()
+    .min(0.01)
+    .max(0.99)
+    .optional()
+    .describe(
+      'Classifier score at or above which a wake word fires (or goes to its verifier); default: the threshold its verifier was tuned with (hey_jarvis: see the README), else 0.5',
+    ),
+  WAKE_WORD_VERIFIER: env
+    .string('default')
+    .describe(
+      'Second-stage verifier: "default" (the built-in one of each wake word that has one: hey_jarvis), "none", or the path of a verifier JSON file',
+    ),
+  WAKE_WORD_VERIFIER_THRESHOLD: z.coerce
+    .number()
+    .min(0.01)
+    .max(0.99)
+    .optional()
+    .describe("Verifier probability at or above which a candidate is accepted (default: the verifier's own)"),
   WAKE_WORD_REFRACTORY_MS: env
     .int(2000, 0, 60000)
     .describe('After a detection, the same wake word is ignored for this long'),

@@ -77,6 +77,8 @@ export async function wakeFromSettings(c: WakeSettings, logger?: Logger): Promis
   const options = {
     threshold: c.WAKE_WORD_THRESHOLD,
     refractoryMs: c.WAKE_WORD_REFRACTORY_MS,
+    verifier: c.WAKE_WORD_VERIFIER,
+    verifierThreshold: c.WAKE_WORD_VERIFIER_THRESHOLD,
     melModelPath: c.WAKE_WORD_MEL_MODEL,
     embeddingModelPath: c.WAKE_WORD_EMBEDDING_MODEL,
   };

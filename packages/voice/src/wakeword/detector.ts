@@ -18,10 +18,15 @@
 //      each labelled class is scored and reported under its label (index 0, the background class, is not).
 //   5. Warm-up: a classifier's score counts only once its whole window holds embeddings computed from this
 //      stream (16 steps = 1.28 s for the 16-embedding models). Before that its score is reported as 0.
+//   6. Verifier (second stage, verifier.ts): for a wake word that has one (built in: hey_jarvis; `verifier`
+//      option), a step whose score reaches the threshold fires only if the verifier's logistic regression on
+//      the last embeddings also reaches its own threshold. With a verifier the default classifier threshold
+//      is the one it was tuned with (lower than 0.5: more detections in noise, the verifier removes the near
+//      misses); without, 0.5.
 //
 // Errors: everything that comes from options or input data is an AppError (HTTP 400) with a stable code:
 //   unknown_wake_word_model, wake_word_model_not_found, invalid_wake_word_model, invalid_wake_word_threshold,
-//   invalid_wake_word_refractory, invalid_wake_word_models, invalid_samples, non_finite_samples.
+//   invalid_wake_word_refractory, invalid_wake_word_models, invalid_wake_word_verifier, invalid_samples, non_finite_samples.
 // Using a detector after close() is a programming error and throws a plain Error.
 //
 // Sessions: each detector loads its own mel / embedding / classifier sessions (a few MB, ~100 ms); `close()`
@@ -38,6 +43,7 @@ import {
   type ResolvedModel,
 } from './models.ts';
 import path from 'node:path';
+import { builtinVerifierPath, loadVerifier, verifierScore, type WakeWordVerifierModel } from './verifier.ts';
 
 export const WAKE_WORD_SAMPLE_RATE = 16000;
 /** Samples per detector step (80 ms at 16 kHz). */
@@ -54,8 +60,20 @@ export const EMBEDDING_SIZE = 96;
 export interface WakeWordDetectorOptions {
   /** Built-in names (see WAKE_WORD_MODELS) or paths to classifier `.onnx` files. Default `['hey_jarvis']`. */
   models?: string[];
-  /** Score at or above which a wake word fires, in (0, 1). Default 0.5. */
+  /**
+   * Score at or above which a wake word fires (is a candidate, when it has a verifier), in (0, 1). Default:
+   * the threshold the verifier was tuned with when every wake word has a verifier, else 0.5.
+   */
   threshold?: number;
+  /**
+   * Second-stage verifier: `'default'` (the built-in one of each wake word that has one: hey_jarvis), `'none'`,
+   * or the path of a verifier JSON file (it applies to the wake word named in it). Default `'default'`.
+   */
+  verifier?: string;
+  /** Overrides the verifier's own acceptance threshold, in (0, 1). */
+  verifierThreshold?: number;
+  /** Also return each step's 96-d embedding in `steps` (for training verifiers). Default false. */
+  includeEmbeddings?: boolean;
   /** After a wake word fires, further detections of the same name are ignored for this long. Default 2000. */
   refractoryMs?: number;
   /** Path to another openWakeWord-compatible mel-spectrogram model; defaults to the bundled one. */
@@ -66,8 +84,10 @@ export interface WakeWordDetectorOptions {
 
 export const DEFAULT_WAKE_WORD_OPTIONS = {
   models: ['hey_jarvis'],
+  /** Without a verifier; with one, its `detectorThreshold`. */
   threshold: 0.5,
   refractoryMs: 2000,
+  verifier: 'default',
 } as const;
 
 export interface WakeEvent {
@@ -75,6 +95,8 @@ export interface WakeEvent {
   name: string;
   /** Classifier score in [0, 1] at the detecting step. */
   score: number;
+  /** The verifier's probability at the detecting step (when the wake word has a verifier). */
+  verifierScore?: number;
   /** Stream time (ms since creation or reset) of the end of the 80 ms step that fired. */
   timestampMs: number;
 }
@@ -84,6 +106,10 @@ export interface StepScores {
   timestampMs: number;
   /** Score per wake-word name (0 while that classifier warms up). */
   scores: Record<string, number>;
+  /** Verifier probability per verified wake-word name (0 while warming up). */
+  verifierScores?: Record<string, number>;
+  /** This step's embedding (only with `includeEmbeddings`). */
+  embedding?: Float32Array;
 }
 
 export interface WakeWordResult {
@@ -186,23 +212,27 @@ async function loadClassifier({ name, path: file }: ResolvedModel): Promise<Clas
   }
 }
 
-function checkOptions(
-  options: WakeWordDetectorOptions,
-): Required<Omit<WakeWordDetectorOptions, 'melModelPath' | 'embeddingModelPath'>> {
+function checkThreshold(threshold: unknown, code: string, what: string): void {
+  if (typeof threshold !== 'number' || !(threshold > 0 && threshold < 1)) {
+    throw badRequest(code, `${what} must be in (0, 1), got ${String(threshold)}`, { threshold });
+  }
+}
+
+function checkOptions(options: WakeWordDetectorOptions): {
+  models: string[];
+  threshold: number | undefined;
+  refractoryMs: number;
+} {
   const models = options.models ?? [...DEFAULT_WAKE_WORD_OPTIONS.models];
-  const threshold = options.threshold ?? DEFAULT_WAKE_WORD_OPTIONS.threshold;
+  const threshold = options.threshold;
   const refractoryMs = options.refractoryMs ?? DEFAULT_WAKE_WORD_OPTIONS.refractoryMs;
   if (!Array.isArray(models) || models.length === 0) {
     throw badRequest('invalid_wake_word_models', 'At least one wake-word model is required', { models });
   }
-  if (typeof threshold !== 'number' || !(threshold > 0 && threshold < 1)) {
-    throw badRequest(
-      'invalid_wake_word_threshold',
-      `Wake-word threshold must be in (0, 1), got ${threshold}`,
-      {
-        threshold,
-      },
-    );
+  if (threshold !== undefined)
+    checkThreshold(threshold, 'invalid_wake_word_threshold', 'Wake-word threshold');
+  if (options.verifierThreshold !== undefined) {
+    checkThreshold(options.verifierThreshold, 'invalid_wake_word_verifier', 'Wake-word verifier threshold');
   }
   if (typeof refractoryMs !== 'number' || !Number.isFinite(refractoryMs) || refractoryMs < 0) {
     throw badRequest(
@@ -238,6 +268,8 @@ export class WakeWordDetector {
   private readonly lastFired = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Verifier per verified wake-word name. */
+  private readonly verifiers: ReadonlyMap<string, WakeWordVerifierModel>;
 
   private constructor(
     private readonly melSession: ort.InferenceSession,
@@ -245,11 +277,17 @@ export class WakeWordDetector {
     private readonly classifiers: Classifier[],
     threshold: number,
     refractoryMs: number,
+    verifiers: Map<string, WakeWordVerifierModel>,
+    private readonly includeEmbeddings: boolean,
   ) {
     this.threshold = threshold;
     this.refractoryMs = refractoryMs;
+    this.verifiers = verifiers;
     this.names = classifiers.flatMap((c) => c.labels.map((l) => l.name));
-    this.maxWindow = Math.max(...classifiers.map((c) => c.window));
+    this.maxWindow = Math.max(
+      ...classifiers.map((c) => c.window),
+      ...[...verifiers.values()].map((v) => v.window),
+    );
     this.embeddings = new Float32Array(this.maxWindow * EMBEDDING_SIZE);
     this.clearState();
   }
@@ -299,7 +337,22 @@ export class WakeWordDetector {
         sessions.push(c.session);
         classifiers.push(c);
       }
-      return new WakeWordDetector(mel, embedding, classifiers, threshold, refractoryMs);
+      const names = classifiers.flatMap((c) => c.labels.map((l) => l.name));
+      const verifiers = resolveVerifiers(options, names);
+      const vs = [...verifiers.values()];
+      const defaultThreshold =
+        vs.length === names.length && vs.every((v) => v.detectorThreshold !== undefined)
+          ? Math.max(...vs.map((v) => v.detectorThreshold!))
+          : DEFAULT_WAKE_WORD_OPTIONS.threshold;
+      return new WakeWordDetector(
+        mel,
+        embedding,
+        classifiers,
+        threshold ?? defaultThreshold,
+        refractoryMs,
+        verifiers,
+        options.includeEmbeddings === true,
+      );
     } catch (err) {
       await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
       throw err;
@@ -340,6 +393,11 @@ export class WakeWordDetector {
       this.embeddingSession.release(),
       ...this.classifiers.map((c) => c.session.release()),
     ]);
+  }
+
+  /** Wake-word names checked by a verifier, and its acceptance threshold. */
+  get verified(): Record<string, number> {
+    return Object.fromEntries([...this.verifiers].map(([n, v]) => [n, v.threshold]));
   }
 
   /** Stream time (ms) of the audio consumed into whole steps so far. */
@@ -434,11 +492,15 @@ export class WakeWordDetector {
     this.step++;
     const timestampMs = this.step * WAKE_WORD_STEP_MS;
 
-    // 3. Classifiers on their last N embeddings.
+    // 3. Classifiers on their last N embeddings (and verifiers on theirs).
     const scores: Record<string, number> = {};
+    const verifierScores: Record<string, number> = {};
     for (const c of this.classifiers) {
       if (this.embeddingCount < c.window) {
-        for (const l of c.labels) scores[l.name] = 0;
+        for (const l of c.labels) {
+          scores[l.name] = 0;
+          if (this.verifiers.has(l.name)) verifierScores[l.name] = 0;
+        }
         continue;
       }
       const input = this.embeddings.slice((this.maxWindow - c.window) * EMBEDDING_SIZE);
@@ -450,13 +512,70 @@ export class WakeWordDetector {
       for (const l of c.labels) {
         const score = data[l.index] ?? 0;
         scores[l.name] = score;
+        const v = this.verifiers.get(l.name);
+        let vScore: number | undefined;
+        if (v) {
+          vScore =
+            this.embeddingCount < v.window
+              ? 0
+              : verifierScore(v, this.embeddings.subarray((this.maxWindow - v.window) * EMBEDDING_SIZE));
+          verifierScores[l.name] = vScore;
+        }
         if (score < this.threshold) continue;
+        if (v && vScore! < v.threshold) continue;
         const last = this.lastFired.get(l.name);
         if (last !== undefined && timestampMs - last < this.refractoryMs) continue;
         this.lastFired.set(l.name, timestampMs);
-        result.events.push({ name: l.name, score, timestampMs });
+        result.events.push(
+          vScore === undefined
+            ? { name: l.name, score, timestampMs }
+            : { name: l.name, score, verifierScore: vScore, timestampMs },
+        );
       }
     }
-    result.steps.push({ timestampMs, scores });
+    const step: StepScores = { timestampMs, scores };
+    if (this.verifiers.size > 0) step.verifierScores = verifierScores;
+    if (this.includeEmbeddings) step.embedding = emb.slice();
+    result.steps.push(step);
   }
+}
+
+/** The verifiers that apply to `names` under the `verifier` / `verifierThreshold` options. */
+function resolveVerifiers(
+  options: WakeWordDetectorOptions,
+  names: string[],
+): Map<string, WakeWordVerifierModel> {
+  const choice = options.verifier ?? DEFAULT_WAKE_WORD_OPTIONS.verifier;
+  const out = new Map<string, WakeWordVerifierModel>();
+  if (typeof choice !== 'string' || choice.trim() === '') {
+    throw badRequest(
+      'invalid_wake_word_verifier',
+      'The wake-word verifier must be "default", "none" or a path',
+      {
+        verifier: choice,
+      },
+    );
+  }
+  if (choice === 'none') return out;
+  if (choice === 'default') {
+    for (const n of names) {
+      const file = builtinVerifierPath(n);
+      if (file) out.set(n, loadVerifier(file));
+    }
+  } else {
+    const file = path.resolve(choice);
+    const v = loadVerifier(file);
+    if (!names.includes(v.name)) {
+      throw badRequest(
+        'invalid_wake_word_verifier',
+        `The verifier ${file} is for ${JSON.stringify(v.name)}, which is not among the wake words (${names.join(', ')})`,
+        { path: file, name: v.name },
+      );
+    }
+    out.set(v.name, v);
+  }
+  if (options.verifierThreshold !== undefined) {
+    for (const [n, v] of out) out.set(n, { ...v, threshold: options.verifierThreshold });
+  }
+  return out;
 }
