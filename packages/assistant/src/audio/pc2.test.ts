@@ -12,6 +12,7 @@ import { startStack, type Stack } from '../../../orchestrator/src/test-support.t
 import { pc2Service } from '../../../pc2/src/service.ts';
 import { startCoordinator, tempDir, type TestCoordinator } from '../coordinator/test-support.ts';
 import { talk } from './client.ts';
+import { Pc2Link, pc2Stt } from './pc2.ts';
 
 const hasSphinx = spawnSync('pocketsphinx_continuous', ['-h'], { stdio: 'ignore' }).error === undefined;
 const skip = !hasEspeak ? 'espeak-ng is not installed' : !hasSphinx ? 'pocketsphinx is not installed' : false;
@@ -113,5 +114,53 @@ test(
     const recovered = await c.request('GET', '/health');
     assert.equal(recovered.body.status, 'healthy');
     assert.equal(recovered.body.checks.pc2.status, 'healthy');
+  },
+);
+
+test(
+  'a request the worker refuses (4xx) is answered locally without marking the worker down',
+  { skip },
+  async () => {
+    // A grammar over the worker's limit of 1000 phrases: it answers 400; the local pocketsphinx answers instead.
+    const words = [
+      'red',
+      'green',
+      'blue',
+      'light',
+      'music',
+      'door',
+      'window',
+      'kitchen',
+      'garden',
+      'open',
+      'close',
+    ];
+    const phrases = Array.from(
+      { length: 1001 },
+      (_, i) => `${words[i % 11]} ${words[Math.floor(i / 11) % 11]} ${words[Math.floor(i / 121)]}`,
+    );
+    const { createSttProvider } = await import('@synthians/voice');
+    const local = createSttProvider({
+      provider: 'pocketsphinx',
+      timeoutMs: 10000,
+      commands: ['what time is it', ...phrases],
+    });
+    const link = new Pc2Link({ url: `http://127.0.0.1:${workerPort}`, timeoutMs: 5000, retryMs: 60000 });
+    const stt = pc2Stt(local, link, ['what time is it', ...phrases]);
+    try {
+      const t = await stt.transcribe(concat(silence(0.3), espeak('what time is it').samples, silence(0.4)));
+      assert.equal(t.text, 'what time is it');
+      assert.equal(t.provider, 'pocketsphinx', 'answered by the local engine');
+      assert.equal(link.usable(), true, 'a refused request does not mark the worker down');
+      assert.notEqual(link.status().state, 'down');
+      // The worker is still used for the next request that it accepts.
+      const ok = await pc2Stt(local, link, ['what time is it', 'play music']).transcribe(
+        concat(silence(0.3), espeak('what time is it').samples, silence(0.4)),
+      );
+      assert.equal(ok.provider, 'pc2:pocketsphinx');
+      assert.equal(link.status().state, 'up');
+    } finally {
+      await local.close();
+    }
   },
 );

@@ -205,6 +205,7 @@ export function pc2Tts(local: TtsProvider, link: Pc2Link): TtsProvider {
     name: `pc2+${local.name}`,
     async *synthesize(text: string, options: SynthesizeOptions = {}): AsyncIterable<TtsChunk> {
       const sentences = splitSentences(text);
+      if (sentences.length === 0) return;
       const sampleRate = options.sampleRate ?? 16000;
       const request = (sentence: string) =>
         link.post<{ sentences: Pc2Sentence[] }>(
@@ -219,7 +220,7 @@ export function pc2Tts(local: TtsProvider, link: Pc2Link): TtsProvider {
         );
       let index = 0;
       let completed = 0;
-      if (link.usable() && sentences.length > 0) {
+      if (link.usable()) {
         // The next sentence is requested while the current one is yielded.
         let next: Promise<{ sentences: Pc2Sentence[] }> | undefined = request(sentences[0]!);
         for (let k = 0; k < sentences.length; k++) {
