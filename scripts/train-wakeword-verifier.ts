@@ -25,7 +25,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FusedPreprocessor } from '../packages/voice/src/preprocess/index.ts';
+import { preprocessOffline } from '../packages/voice/src/preprocess/index.ts';
 import {
   concat,
   espeak,
@@ -144,21 +144,7 @@ function sentence(r: () => number): string {
   }
 }
 
-async function preprocess(x: Float32Array): Promise<Float32Array> {
-  const pre = await FusedPreprocessor.create({
-    input: { encoding: 'pcm_f32le', sampleRate: RATE, channels: 1 },
-    stages: { highpass: true, denoise: true, agc: true, vad: false },
-  });
-  try {
-    const parts: Float32Array[] = [];
-    for (let at = 0; at < x.length; at += RATE)
-      parts.push((await pre.pushSamples(x.subarray(at, at + RATE))).samples);
-    parts.push((await pre.end()).samples);
-    return concat(...parts);
-  } finally {
-    await pre.close();
-  }
-}
+const preprocess = (x: Float32Array) => preprocessOffline(x);
 
 interface Examples {
   x: number[][];

@@ -382,3 +382,33 @@ export class FusedPreprocessor {
     return { samples: y, events };
   }
 }
+
+/**
+ * Runs a whole float32 mono signal through a fresh preprocessor in 1 s pushes (as a microphone stream arrives)
+ * and returns the cleaned 16 kHz samples: the assistant's audio path, offline (tests, training scripts).
+ */
+export async function preprocessOffline(
+  samples: Float32Array,
+  sampleRate = TARGET_SAMPLE_RATE,
+  stages: StageSwitches = { highpass: true, denoise: true, agc: true, vad: false },
+): Promise<Float32Array> {
+  const pre = await FusedPreprocessor.create({
+    input: { encoding: 'pcm_f32le', sampleRate, channels: 1 },
+    stages,
+  });
+  try {
+    const parts: Float32Array[] = [];
+    for (let at = 0; at < samples.length; at += sampleRate)
+      parts.push((await pre.pushSamples(samples.subarray(at, at + sampleRate))).samples);
+    parts.push((await pre.end()).samples);
+    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let off = 0;
+    for (const p of parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return out;
+  } finally {
+    await pre.close();
+  }
+}

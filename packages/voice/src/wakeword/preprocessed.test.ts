@@ -6,7 +6,7 @@
 // are asserted here.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { FusedPreprocessor } from '../preprocess/index.ts';
+import { preprocessOffline } from '../preprocess/index.ts';
 import {
   concat,
   espeak,
@@ -34,22 +34,7 @@ after(async () => {
   await det.close();
 });
 
-/** Streams `x` through a fresh preprocessor (1 s pushes, then end) as the assistant's audio path does. */
-async function preprocess(x: Float32Array): Promise<Float32Array> {
-  const pre = await FusedPreprocessor.create({
-    input: { encoding: 'pcm_f32le', sampleRate: RATE, channels: 1 },
-    stages: { highpass: true, denoise: true, agc: true, vad: false },
-  });
-  try {
-    const parts: Float32Array[] = [];
-    for (let at = 0; at < x.length; at += RATE)
-      parts.push((await pre.pushSamples(x.subarray(at, at + RATE))).samples);
-    parts.push((await pre.end()).samples);
-    return concat(...parts);
-  } finally {
-    await pre.close();
-  }
-}
+const preprocess = (x: Float32Array) => preprocessOffline(x);
 
 /** "hey jarvis" with silence around it, mixed with noise at SNR_DB relative to the speech itself. */
 function noisyPhrase(opts: EspeakOptions, kind: 'white' | 'pink') {
