@@ -9,6 +9,8 @@
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '@synthians/kit';
 import {
+  decodeFramesToMono,
+  encodePcmMono,
   encodeWav,
   splitSentences,
   type SttProvider,
@@ -190,14 +192,8 @@ interface Pc2Sentence {
 }
 
 /** s16le → the requested encoding. */
-function convert(audio: Uint8Array, encoding: SynthesizeOptions['encoding']): Uint8Array {
-  if (encoding !== 'pcm_f32le') return audio;
-  const n = audio.byteLength >> 1;
-  const view = new DataView(audio.buffer, audio.byteOffset, audio.byteLength);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, true) / 32768;
-  return new Uint8Array(out.buffer);
-}
+const convert = (audio: Uint8Array, encoding: SynthesizeOptions['encoding']): Uint8Array =>
+  encoding === 'pcm_f32le' ? encodePcmMono(decodeFramesToMono(audio, 'pcm_s16le', 1), encoding) : audio;
 
 /** Text to speech on the PC2 worker, sentence by sentence; the local engine from the first failure on. */
 export function pc2Tts(local: TtsProvider, link: Pc2Link): TtsProvider {

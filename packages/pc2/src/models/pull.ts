@@ -5,7 +5,7 @@
 // crash leaves either the old file or none, never a torn one. A network failure keeps the `.part` for the next pull.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { safeParseJson } from '@synthians/kit';
@@ -19,6 +19,7 @@ import {
   urlPinned,
   type ModelEntry,
   type ModelFile,
+  sizeOf,
 } from './registry.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -148,15 +149,6 @@ async function commit(from: string, to: string): Promise<void> {
   await rename(from, to);
   await fsyncDir(dirname(to));
 }
-
-const sizeOf = async (p: string): Promise<number | undefined> => {
-  try {
-    const s = await stat(p);
-    return s.isFile() ? s.size : undefined;
-  } catch {
-    return undefined;
-  }
-};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Download.

@@ -402,7 +402,8 @@ export function archivePath(dir: string, f: ModelFile): string {
 
 export type ModelStatus = 'installed' | 'partial' | 'missing';
 
-const sizeOf = async (p: string): Promise<number | undefined> => {
+/** The size of a regular file, or undefined when there is none. */
+export const sizeOf = async (p: string): Promise<number | undefined> => {
   try {
     const s = await stat(p);
     return s.isFile() ? s.size : undefined;
