@@ -1,12 +1,15 @@
 // Configuration of the DreamWorld agent: every variable, its default and its meaning.
 import { z } from 'zod';
 import { env, loadConfig, ports, serviceVariables, type Env } from '@synthians/kit';
+import { isCurveKey } from './curve.ts';
 
 const singleUrl = (def: string) =>
   z
     .url()
     .default(def)
     .transform((u) => u.replace(/\/+$/, ''));
+
+const curveKey = () => z.string().refine(isCurveKey, { message: 'not a CURVE key (40 characters of Z85)' });
 
 export const dreamworldSchema = z.object({
   ...serviceVariables(
@@ -28,7 +31,33 @@ export const dreamworldSchema = z.object({
   DREAM_PUB_PORT: env
     .port(ports['dreamworld-pub'])
     .describe(
-      'ZeroMQ PUB port (bound on HOST) for dream.insight, dream.cycle and dream.simulation; 0 = any free port',
+      'ZeroMQ PUB port (bound on DREAM_PUB_HOST) for dream.insight, dream.cycle and dream.simulation; 0 = any free port',
+    ),
+  DREAM_PUB_HOST: env
+    .host()
+    .describe(
+      'Address the ZeroMQ PUB socket binds (not HOST); anything but loopback requires CURVE (DREAM_PUB_CURVE=true or DREAM_PUB_CURVE_SECRET_KEY)',
+    ),
+  DREAM_PUB_CURVE: env
+    .bool(false)
+    .describe(
+      'Encrypt the PUB socket with ZeroMQ CURVE; subscribers need the server public key (logged at start-up, in GET /v1/status). The secret key is DREAM_PUB_CURVE_SECRET_KEY, else <data dir>/dreamworld/pub-curve.key (generated once, mode 0600)',
+    ),
+  DREAM_PUB_CURVE_SECRET_KEY: curveKey()
+    .optional()
+    .describe(
+      'The PUB socket’s CURVE server secret key (40 characters of Z85, e.g. from zmq.curveKeyPair()); setting it turns CURVE on',
+    ),
+  DREAM_PUB_CURVE_CLIENT_KEYS: env
+    .list('')
+    .pipe(z.array(curveKey()))
+    .describe(
+      'CURVE public keys (Z85, comma-separated) of the only subscribers allowed to connect (checked by a ZAP handler); setting them turns CURVE on; unset: any client that knows the server public key',
+    ),
+  DREAM_PUB_INCLUDE_TEXT: env
+    .bool(false)
+    .describe(
+      'Publish memory text on the PUB socket (insight memory content, preference statements); false: ids, scores, kinds and times only (the bus and GET /v1/insights keep the text)',
     ),
   DREAM_IDLE_MS: env
     .int(15 * 60_000, 0)

@@ -37,6 +37,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 }
 
 const ids: Record<string, string> = {};
+/** Stored in the memories of the planted association: it must never reach the PUB socket. */
+const SECRET = 'my bank account password is correct-horse-battery-42';
 
 async function plant(s: Stack): Promise<void> {
   const old = (days: number) => new Date(Date.now() - days * DAY).toISOString();
@@ -60,8 +62,8 @@ async function plant(s: Stack): Promise<void> {
     m('x2', vec(5, { 6: 0.35, 27: 0.1 }), 's-c'),
     m('y2', vec(5, { 7: 0.35, 29: 0.1 }), 's-c'),
     // A surprising association: cosine 0.83, 100 days and two sessions apart.
-    m('p', vec(15, { 16: 0.45 }), 's-old', { event_time: old(100) }),
-    m('q', vec(15, { 17: 0.45 }), 's-new'),
+    m('p', vec(15, { 16: 0.45 }), 's-old', { event_time: old(100), content: `${SECRET} (told in March)` }),
+    m('q', vec(15, { 17: 0.45 }), 's-new', { content: `reminder: ${SECRET}` }),
     // Stale (60 days, never accessed), and old but recently accessed.
     m('stale0', vec(30), 's-stale', { event_time: old(60) }),
     m('stale1', vec(31), 's-stale', { event_time: old(60) }),
@@ -208,14 +210,26 @@ describe('dreamworld: dream cycles against a real memory core and neural memory'
     assert.match(insight.why, /100\.0 days apart/);
     const zmqInsight = await sub.next('dream.insight');
     assert.equal(zmqInsight.insight_id, insight.insight_id);
-    assert.deepEqual((zmqInsight.a as { id: string }).id, ids.p);
+    // The anonymous subscriber of the default (loopback) socket gets ids, scores and times — not the memories' text.
+    assert.deepEqual(zmqInsight.a, { id: ids.p, session_id: 's-old', time: insight.a.time });
+    assert.deepEqual(zmqInsight.b, { id: ids.q, session_id: 's-new', time: insight.b.time });
+    assert.equal(zmqInsight.similarity, insight.similarity);
+    assert.equal(zmqInsight.user_id, 'alice');
+    assert.ok(insight.a.content.includes(SECRET), 'the HTTP answer (behind the token) keeps the text');
     const zmqCycle = await sub.next('dream.cycle', (b) => b.cycle_id === cycleId);
     assert.equal(zmqCycle.status, 'completed');
     assert.equal((zmqCycle.counts as Record<string, number>).association, 1);
     await bus.flush();
-    assert.ok(
-      busMessages.some((m) => m.subject === 'dream.insight' && m.body.insight_id === insight.insight_id),
+    const onBus = busMessages.find(
+      (m) => m.subject === 'dream.insight' && m.body.insight_id === insight.insight_id,
     );
+    assert.ok(onBus, 'published on the bus');
+    assert.ok(
+      (onBus.body.a as { content: string }).content.includes(SECRET),
+      'in-process consumers get the text',
+    );
+    for (const f of sub.frames)
+      assert.ok(!f.includes('correct-horse'), `memory text on the PUB socket: ${f}`);
 
     // (c) Decay: the stale memories only (by half, DREAM_DECAY=0.5), with the reason in the audit trail.
     const decayed = of('decay')
@@ -359,6 +373,18 @@ describe('dreamworld: dream cycles against a real memory core and neural memory'
     });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.best_action, 'go_hiking');
+    const published = await sub.next('dream.simulation', (b) => b.simulation_id === r.body.simulation_id);
+    const weights = (published.evaluator as { weights: { var: string; matched: unknown[] }[] }).weights;
+    assert.deepEqual(
+      weights.map((w) => [w.var, w.matched.map((m) => Object.keys(m as object).sort())]),
+      [
+        ['hiking_hours', [['memory_id', 'strength']]],
+        ['traffic_minutes', [['memory_id', 'strength']]],
+      ],
+      'the PUB socket carries the memory ids and strengths, not the statements',
+    );
+    for (const f of sub.frames)
+      assert.ok(!/hiking with friends|traffic in the morning/.test(f), `memory text on the PUB socket: ${f}`);
     assert.deepEqual(
       r.body.evaluator.weights.map((w: { var: string; weight: number }) => [w.var, w.weight]),
       [

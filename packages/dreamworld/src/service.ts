@@ -1,5 +1,6 @@
 // The DreamWorld agent on the kit: dream cycles (on demand and when the assistant is idle), scenario simulation by
-// MCTS, and publishing on ZeroMQ (PUB, DREAM_PUB_PORT) and the bus, with a durable history.
+// MCTS, and publishing on ZeroMQ (PUB on DREAM_PUB_HOST:DREAM_PUB_PORT, CURVE when configured, no memory text unless
+// DREAM_PUB_INCLUDE_TEXT) and the bus, with a durable history.
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { Counter, Histogram } from 'prom-client';
@@ -15,6 +16,7 @@ import {
   type ServiceInstance,
 } from '@synthians/kit';
 import { dreamworldSchema, loadDreamworldConfig } from './config.ts';
+import { pubSecurity } from './curve.ts';
 import { CHANGE_KINDS, Dreamer, type CycleResult } from './dream.ts';
 import { History, TOPICS, type Topic } from './history.ts';
 import { Publisher } from './publisher.ts';
@@ -96,8 +98,14 @@ export async function createDreamworld(context: ServiceContext): Promise<Dreamwo
     token,
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
   });
-  const history = new History(join(context.dataDir, 'dreamworld'));
-  const publisher = new Publisher(history, logger, context.bus);
+  // The PUB socket binds DREAM_PUB_HOST, not the HTTP address: off loopback it needs CURVE (checked here, before
+  // anything is opened).
+  const dir = join(context.dataDir, 'dreamworld');
+  const curve = pubSecurity(config, dir);
+  const history = new History(dir);
+  const publisher = new Publisher(history, logger, context.bus, {
+    includeText: config.DREAM_PUB_INCLUDE_TEXT,
+  });
   const startedAt = Date.now();
   let pubPort: number | undefined;
 
@@ -117,6 +125,7 @@ export async function createDreamworld(context: ServiceContext): Promise<Dreamwo
       const pub = {
         status: publisher.bound ? ('healthy' as const) : ('unhealthy' as const),
         endpoint: publisher.endpoint ?? null,
+        security: publisher.security,
       };
       const status =
         pub.status !== 'healthy'
@@ -221,13 +230,23 @@ export async function createDreamworld(context: ServiceContext): Promise<Dreamwo
 
   app.get(
     '/v1/status',
-    { schema: { tags: ['dreams'], summary: 'Running cycle, idleness, PUB endpoint' } },
+    {
+      schema: {
+        tags: ['dreams'],
+        summary: 'Running cycle, idleness, the PUB socket (endpoint, security, CURVE server public key)',
+      },
+    },
     async () => ({
       dream_in_progress: dreamer.current ?? null,
       last_activity: new Date(lastActivity).toISOString(),
       idle_ms: config.DREAM_IDLE_MS,
       pub_endpoint: publisher.endpoint ?? null,
       pub_port: pubPort ?? null,
+      pub_security: publisher.security,
+      // What a subscriber needs to connect with CURVE (behind the API token when one is set, unlike /health).
+      pub_curve_server_key: publisher.curvePublicKey ?? null,
+      pub_clients: curve ? (curve.clientKeys.length > 0 ? 'listed' : 'any_with_server_key') : 'any_local',
+      pub_include_text: config.DREAM_PUB_INCLUDE_TEXT,
       topics: TOPICS,
     }),
   );
@@ -337,8 +356,22 @@ export async function createDreamworld(context: ServiceContext): Promise<Dreamwo
     dreamer,
     pubPort: () => pubPort,
     async start() {
-      pubPort = await publisher.bind(host, config.DREAM_PUB_PORT);
-      logger.info({ endpoint: publisher.endpoint }, 'zeromq publisher bound');
+      pubPort = await publisher.bind(config.DREAM_PUB_HOST, config.DREAM_PUB_PORT, curve);
+      logger.info(
+        {
+          endpoint: publisher.endpoint,
+          security: publisher.security,
+          ...(curve
+            ? {
+                curve_server_key: curve.publicKey,
+                curve_key_from: curve.source,
+                curve_clients: curve.clientKeys.length > 0 ? curve.clientKeys.length : 'any',
+              }
+            : {}),
+          include_text: config.DREAM_PUB_INCLUDE_TEXT,
+        },
+        'zeromq publisher bound',
+      );
       arm();
     },
     async close() {

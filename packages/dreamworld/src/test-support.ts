@@ -29,6 +29,8 @@ export async function startDreamworld(
 
 export interface TestSubscriber {
   messages: { topic: string; body: Record<string, unknown> }[];
+  /** Every frame received, as text (topics and JSON bodies alike). */
+  frames: string[];
   /** Resolves with the first message on `topic` matching `where` (already received or to come). */
   next(
     topic: string,
@@ -38,14 +40,34 @@ export interface TestSubscriber {
   close(): void;
 }
 
-export async function subscribe(port: number, topics: string[] = ['dream.']): Promise<TestSubscriber> {
-  const socket = new zmq.Subscriber();
+/**
+ * A ZeroMQ subscriber on 127.0.0.1:`port`: anonymous (ZeroMQ's NULL mechanism) unless `curve` gives the server's
+ * public key (and optionally this client's key pair; a fresh one otherwise).
+ */
+export async function subscribe(
+  port: number,
+  topics: string[] = ['dream.'],
+  curve?: { serverKey: string; publicKey?: string; secretKey?: string },
+): Promise<TestSubscriber> {
+  const pair =
+    curve?.publicKey && curve.secretKey
+      ? { publicKey: curve.publicKey, secretKey: curve.secretKey }
+      : zmq.curveKeyPair();
+  const socket = new zmq.Subscriber({
+    linger: 0,
+    ...(curve
+      ? { curveServerKey: curve.serverKey, curvePublicKey: pair.publicKey, curveSecretKey: pair.secretKey }
+      : {}),
+  });
   socket.connect(`tcp://127.0.0.1:${port}`);
   for (const t of topics) socket.subscribe(t);
   const messages: TestSubscriber['messages'] = [];
+  const frames: string[] = [];
   void (async () => {
     try {
-      for await (const [topic, body] of socket) {
+      for await (const received of socket) {
+        for (const f of received) frames.push(f.toString());
+        const [topic, body] = received;
         messages.push({
           topic: topic!.toString(),
           body: JSON.parse(body!.toString()) as Record<string, unknown>,
@@ -59,6 +81,7 @@ export async function subscribe(port: number, topics: string[] = ['dream.']): Pr
   await new Promise((r) => setTimeout(r, 300));
   return {
     messages,
+    frames,
     async next(topic, where = () => true, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
