@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { env, loadConfig, type Env, serviceVariables } from '@synthians/kit';
 import { DEFAULT_VAD_CONFIG, type VadConfig } from '../vad/detector.ts';
+import { clientEntryProblem } from '../wyoming/access.ts';
 
 export const vadVariables = {
   VAD_THRESHOLD: env
@@ -181,6 +182,36 @@ export const wyomingSchema = z.object({
   MAX_AUDIO_BYTES: env
     .int(16 * 1024 * 1024, 1024, 1024 * 1024 * 1024)
     .describe('Largest Wyoming event payload in bytes (the connection is closed above)'),
+  WYOMING_TOKEN: env
+    .optionalString()
+    .describe(
+      'Off loopback: the token Wyoming clients send in their first event, {"type":"auth","data":{"token":"…"}} (default: SYNTHIANS_API_TOKEN, which off loopback is required anyway for the HTTP routes); a separate value keeps satellites from holding the API token',
+    ),
+  WYOMING_ALLOWED_CLIENTS: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const entries = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+      for (const entry of entries) {
+        const problem = clientEntryProblem(entry);
+        if (problem) {
+          ctx.addIssue({ code: 'custom', message: problem });
+          return z.NEVER;
+        }
+      }
+      return entries;
+    })
+    .describe(
+      'Off loopback: client addresses or CIDRs, comma-separated (e.g. the Home Assistant host 192.168.1.20), whose Wyoming connections need no auth event (Home Assistant cannot send one); unset: every client authenticates',
+    ),
+  WYOMING_AUTH_TIMEOUT_MS: env
+    .int(5000, 100, 60000)
+    .describe(
+      'Off loopback: a connection that has not authenticated (or begun an HTTP request) within this long is closed',
+    ),
 });
 export type WyomingServiceConfig = z.infer<typeof wyomingSchema>;
 export const loadWyomingConfig = (e: Env = process.env): WyomingServiceConfig => loadConfig(wyomingSchema, e);

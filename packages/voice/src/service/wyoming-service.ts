@@ -1,9 +1,16 @@
 // The Wyoming server (port 10300): our VAD, wake word, speech to text and text to speech for Home Assistant and
 // wyoming-satellite devices. The same port answers HTTP (/health, /metrics, …): a connection whose first byte
-// is `{` speaks Wyoming, anything else is handed to the HTTP server.
+// is `{` speaks Wyoming, anything else is handed to the HTTP server (with its bearer-token check).
+//
+// Off loopback, Wyoming connections authenticate: the first event is our `auth {token}` extension (token:
+// WYOMING_TOKEN, else SYNTHIANS_API_TOKEN), unless the client's address is in WYOMING_ALLOWED_CLIENTS (Home
+// Assistant cannot send a token). A connection that has not authenticated within WYOMING_AUTH_TIMEOUT_MS is
+// closed. On loopback nothing is asked. See ../wyoming/README.md.
 import net from 'node:net';
 import {
+  ConfigError,
   createApp,
+  isLoopback,
   type HealthReport,
   type HealthStatus,
   type ServiceContext,
@@ -12,7 +19,8 @@ import {
   type ServiceInstance,
 } from '@synthians/kit';
 import { Counter, Gauge } from 'prom-client';
-import { serveWyomingConnection, type WyomingEngines } from '../wyoming/server.ts';
+import { ClientAllowList } from '../wyoming/access.ts';
+import { closeWyomingConnection, serveWyomingConnection, type WyomingEngines } from '../wyoming/server.ts';
 import { SileroPool } from './audio-http.ts';
 import { loadWyomingConfig, vadConfigFrom, wyomingSchema } from './config.ts';
 import { sttFromSettings, ttsFromSettings, wakeFromSettings } from './engines.ts';
@@ -34,12 +42,36 @@ export const wyomingService: ServiceDefinition = {
       config,
       context.port ?? config.WYOMING_PORT ?? config.PORT,
     );
-    // Wyoming has no authentication: off loopback, a token is required for HTTP (assertSafeBinding) and the
-    // operator is warned that the Wyoming side is open to whoever can reach the port.
-    if (!['127.0.0.1', '::1', 'localhost'].includes(host)) {
-      logger.warn(
+    // serviceSetup has refused an off-loopback bind without SYNTHIANS_API_TOKEN (the HTTP side); the Wyoming
+    // side checks for itself so that it never serves anonymously there whatever the HTTP rules become.
+    const token = config.WYOMING_TOKEN ?? config.SYNTHIANS_API_TOKEN;
+    const guarded = !isLoopback(host);
+    if (guarded && !token) {
+      throw new ConfigError(
+        `Refusing to serve Wyoming on ${host} without a token: set SYNTHIANS_API_TOKEN (and WYOMING_TOKEN for a separate Wyoming token)`,
+        [
+          {
+            variable: 'WYOMING_TOKEN',
+            message: 'required (or SYNTHIANS_API_TOKEN) when HOST is not loopback',
+          },
+        ],
+      );
+    }
+    const allowed = new ClientAllowList(config.WYOMING_ALLOWED_CLIENTS);
+    const authTimeoutMs = config.WYOMING_AUTH_TIMEOUT_MS;
+    if (guarded) {
+      logger.info(
+        {
+          host,
+          allowedClients: allowed.entries,
+          tokenVariable: config.WYOMING_TOKEN ? 'WYOMING_TOKEN' : 'SYNTHIANS_API_TOKEN',
+        },
+        'Wyoming beyond loopback: clients send an auth event first, or connect from WYOMING_ALLOWED_CLIENTS',
+      );
+    } else if (allowed.size > 0 || config.WYOMING_TOKEN) {
+      logger.info(
         { host },
-        'Wyoming has no authentication: restrict who can reach this port (firewall, network)',
+        'Wyoming on loopback asks no authentication: WYOMING_TOKEN and WYOMING_ALLOWED_CLIENTS apply off loopback',
       );
     }
 
@@ -89,7 +121,14 @@ export const wyomingService: ServiceDefinition = {
         this.set(sockets.size);
       },
     });
+    const refused = new Counter({
+      name: 'wyoming_unauthorized_total',
+      help: 'Wyoming connections refused for want of authentication, by reason (missing, wrong, invalid, timeout)',
+      labelNames: ['reason'],
+      registers: [app.metricsRegistry],
+    });
     const known = new Set([
+      'auth',
       'describe',
       'ping',
       'transcribe',
@@ -114,7 +153,28 @@ export const wyomingService: ServiceDefinition = {
         return;
       }
       sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
+      // Off loopback, everyone authenticates but the allow-listed, and has WYOMING_AUTH_TIMEOUT_MS to do so.
+      const mustAuthenticate = guarded && !allowed.allows(socket.remoteAddress);
+      const refuse = (reason: 'missing' | 'wrong' | 'invalid' | 'timeout'): void => {
+        refused.inc({ reason });
+        logger.info(
+          { remote: socket.remoteAddress, reason },
+          'wyoming: connection refused (not authenticated)',
+        );
+      };
+      const timer = mustAuthenticate
+        ? setTimeout(() => {
+            refuse('timeout');
+            closeWyomingConnection(socket, {
+              type: 'error',
+              data: { text: `Not authenticated within ${authTimeoutMs} ms`, code: 'unauthorized' },
+            });
+          }, authTimeoutMs)
+        : undefined;
+      socket.on('close', () => {
+        clearTimeout(timer);
+        sockets.delete(socket);
+      });
       socket.on('error', () => socket.destroy());
       socket.once('data', (head: Buffer) => {
         socket.pause();
@@ -130,10 +190,22 @@ export const wyomingService: ServiceDefinition = {
               logger,
               limits: { maxPayloadBytes: config.MAX_AUDIO_BYTES },
               onEvent: (type) => events.inc({ type: known.has(type) ? type : 'other' }),
+              auth: mustAuthenticate
+                ? {
+                    token: token ?? '', // never empty here (refused above); empty would refuse everyone
+                    onAuthenticated: () => clearTimeout(timer),
+                    onRefused: (reason) => {
+                      clearTimeout(timer);
+                      refuse(reason);
+                    },
+                  }
+                : undefined,
             },
             new Uint8Array(head),
           );
         } else {
+          // HTTP: the app's own bearer-token check (all but /health and /ready) and timeouts apply.
+          clearTimeout(timer);
           socket.unshift(head);
           app.server.emit('connection', socket);
           socket.resume();

@@ -76,9 +76,14 @@ export class WyomingDecoder {
   private buf: Uint8Array = new Uint8Array(0);
   private pending:
     { type: string; data?: WyomingData; dataLength: number; payloadLength: number } | undefined;
-  private readonly limits: WyomingLimits;
+  private limits: WyomingLimits;
 
   constructor(limits: Partial<WyomingLimits> = {}) {
+    this.limits = { ...DEFAULT_WYOMING_LIMITS, ...limits };
+  }
+
+  /** Limits for the events not yet decoded (e.g. larger ones once a peer has authenticated). */
+  setLimits(limits: Partial<WyomingLimits>): void {
     this.limits = { ...DEFAULT_WYOMING_LIMITS, ...limits };
   }
 
@@ -87,10 +92,11 @@ export class WyomingDecoder {
     return this.buf.length;
   }
 
-  push(chunk: Uint8Array): WyomingEvent[] {
-    this.buf = this.buf.length === 0 ? chunk : concatBytes(this.buf, chunk);
+  /** Decodes at most `maxEvents` events; the bytes after them stay buffered for the next `push`. */
+  push(chunk: Uint8Array, maxEvents = Infinity): WyomingEvent[] {
+    if (chunk.length > 0) this.buf = this.buf.length === 0 ? chunk : concatBytes(this.buf, chunk);
     const out: WyomingEvent[] = [];
-    for (;;) {
+    while (out.length < maxEvents) {
       if (!this.pending) {
         const nl = this.buf.indexOf(0x0a);
         if (nl < 0) {
@@ -193,31 +199,34 @@ export class WyomingConnection {
   private waiters: { resolve: (e: WyomingEvent | undefined) => void; reject: (e: unknown) => void }[] = [];
   private ended = false;
   private failure: unknown;
+  private gated: boolean;
 
+  /**
+   * `keepOpenOnError`: after a framing error, leave the socket open (a server answers with an error event
+   * before closing) instead of destroying it. `gated`: decode only the first event and stop reading until
+   * `admit()` (a server checks the peer's credentials before anything else is read).
+   */
   constructor(
     readonly socket: net.Socket,
     limits: Partial<WyomingLimits> = {},
-    options: { keepOpenOnError?: boolean } = {},
+    private readonly options: { keepOpenOnError?: boolean; gated?: boolean } = {},
   ) {
     this.decoder = new WyomingDecoder(limits);
+    this.gated = options.gated ?? false;
     socket.on('data', (chunk: Buffer) => {
       let events: WyomingEvent[];
       try {
-        events = this.decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+        events = this.decoder.push(
+          new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length),
+          this.gated ? 1 : Infinity,
+        );
       } catch (err) {
-        // The stream cannot be resynchronised: stop reading. A client drops the socket; a server keeps it
-        // open so it can answer with an error event before closing (`keepOpenOnError`).
-        this.fail(err);
-        socket.pause();
-        socket.removeAllListeners('data');
-        if (!options.keepOpenOnError) socket.destroy();
+        this.failStream(err);
         return;
       }
-      for (const e of events) {
-        const w = this.waiters.shift();
-        if (w) w.resolve(e);
-        else this.queue.push(e);
-      }
+      // The rest stays unread (in the decoder and the socket) until admitted.
+      if (this.gated && events.length > 0) socket.pause();
+      this.deliver(events);
     });
     socket.on('error', (err) => this.fail(err));
     socket.on('close', () => {
@@ -227,6 +236,41 @@ export class WyomingConnection {
         else w.resolve(undefined);
       }
     });
+  }
+
+  /** Lifts the gate: the events after the first are decoded with `limits`, and reading resumes. */
+  admit(limits: Partial<WyomingLimits> = {}): void {
+    if (!this.gated) return;
+    this.gated = false;
+    this.decoder.setLimits(limits);
+    let events: WyomingEvent[];
+    try {
+      events = this.decoder.push(new Uint8Array(0));
+    } catch (err) {
+      this.failStream(err);
+      return;
+    }
+    this.deliver(events);
+    this.socket.resume();
+  }
+
+  private deliver(events: WyomingEvent[]): void {
+    for (const e of events) {
+      const w = this.waiters.shift();
+      if (w) w.resolve(e);
+      else this.queue.push(e);
+    }
+  }
+
+  /**
+   * The stream cannot be resynchronised: stop reading. A client drops the socket; a server keeps it open so it
+   * can answer with an error event before closing (`keepOpenOnError`).
+   */
+  private failStream(err: unknown): void {
+    this.fail(err);
+    this.socket.pause();
+    this.socket.removeAllListeners('data');
+    if (!this.options.keepOpenOnError) this.socket.destroy();
   }
 
   /** Connects to `host:port` (rejects after `timeoutMs`). */

@@ -13,6 +13,11 @@
 //     (the plain `synthesize` a streaming client sends for older servers is then ignored)
 // Unknown events are ignored, as the protocol asks. Bad input gets an `error` event {text, code}; a broken
 // stream (bad framing) closes the connection.
+//
+// When the caller asks for authentication (`auth`: the server listens beyond loopback and the peer is not
+// allow-listed), the first event must be our `auth {token}` extension: anything else, or a wrong token, gets an
+// `error` event with code `unauthorized` and the connection is closed before any other event is read. Until
+// then the peer may send only a small event (PRE_AUTH_LIMITS).
 import type net from 'node:net';
 import { AppError, badRequest, type Logger } from '@synthians/kit';
 import { PcmTo16k } from '../audio/pcm.ts';
@@ -21,7 +26,14 @@ import { VadDetector, type VadConfig } from '../vad/detector.ts';
 import type { SttProvider, SttStream } from '../stt/types.ts';
 import type { TtsProvider } from '../tts/types.ts';
 import { SentenceSplitter } from '../tts/sentences.ts';
-import { WyomingConnection, audioFormatOf, type WyomingEvent, type WyomingLimits } from './protocol.ts';
+import { AUTH_EVENT, PRE_AUTH_LIMITS, tokenMatches } from './access.ts';
+import {
+  WyomingConnection,
+  audioFormatOf,
+  encodeEvent,
+  type WyomingEvent,
+  type WyomingLimits,
+} from './protocol.ts';
 
 export interface WakeDetectorLike {
   push(samples: Float32Array): Promise<{ name: string; score: number; timestampMs: number }[]>;
@@ -54,6 +66,19 @@ export interface WyomingServerOptions {
   logger?: Logger;
   limits?: Partial<WyomingLimits>;
   onEvent?: (type: string) => void;
+  /** Set when this peer must authenticate: its first event must be `auth` carrying `token`. */
+  auth?: WyomingAuth;
+}
+
+export interface WyomingAuth {
+  token: string;
+  /** Called once the peer has authenticated (e.g. to stop a handshake timer). */
+  onAuthenticated?: () => void;
+  /**
+   * Called when the peer is refused: its first event was not `auth` (`missing`), the token was wrong (`wrong`),
+   * or the first event was malformed or over PRE_AUTH_LIMITS (`invalid`).
+   */
+  onRefused?: (reason: 'missing' | 'wrong' | 'invalid') => void;
 }
 
 const ATTRIBUTION = { name: 'Synthians', url: 'https://github.com/synthians' };
@@ -148,6 +173,66 @@ function errorOf(err: unknown): { text: string; code: string } {
   return { text: 'Internal error', code: 'internal_error' };
 }
 
+/**
+ * Sends a last event and closes the connection. Unread input is drained first (closing a socket with unread
+ * data resets the connection, and the peer could lose the event); a peer that does not close its side within a
+ * second is cut off.
+ */
+export function closeWyomingConnection(socket: net.Socket, event: WyomingEvent): void {
+  if (socket.destroyed) return;
+  socket.removeAllListeners('data');
+  socket.on('data', () => undefined);
+  socket.resume();
+  if (socket.writable) socket.end(encodeEvent(event));
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+/** A framing or socket error: tell the peer if we still can, then close. */
+function closeBroken(socket: net.Socket, err: unknown): void {
+  if (AppError.isInstance(err) && !socket.destroyed)
+    closeWyomingConnection(socket, { type: 'error', data: errorOf(err) });
+  else socket.destroy();
+}
+
+/** Reads the peer's first event and checks it is `auth` with the right token; false: refused and closing. */
+async function authenticate(
+  conn: WyomingConnection,
+  socket: net.Socket,
+  auth: WyomingAuth,
+  options: WyomingServerOptions,
+): Promise<boolean> {
+  let first: WyomingEvent | undefined;
+  try {
+    first = await conn.next();
+  } catch (err) {
+    auth.onRefused?.('invalid');
+    closeBroken(socket, err);
+    return false;
+  }
+  if (!first) {
+    socket.destroy();
+    return false;
+  }
+  options.onEvent?.(first.type);
+  const missing = first.type !== AUTH_EVENT;
+  if (missing || !tokenMatches(first.data?.token, auth.token)) {
+    auth.onRefused?.(missing ? 'missing' : 'wrong');
+    closeWyomingConnection(socket, {
+      type: 'error',
+      data: {
+        text: missing
+          ? 'Authentication required: send {"type": "auth", "data": {"token": "…"}} as the first event'
+          : 'Wrong token',
+        code: 'unauthorized',
+      },
+    });
+    return false;
+  }
+  auth.onAuthenticated?.();
+  conn.admit(options.limits);
+  return true;
+}
+
 /** Serves one connection until the peer closes it. */
 export async function serveWyomingConnection(
   socket: net.Socket,
@@ -156,8 +241,13 @@ export async function serveWyomingConnection(
 ): Promise<void> {
   // The caller may have read (and paused after) the first bytes to pick the protocol: put them back.
   if (head && head.length > 0) socket.unshift(Buffer.from(head));
-  const conn = new WyomingConnection(socket, options.limits, { keepOpenOnError: true });
+  const auth = options.auth;
+  const conn = new WyomingConnection(socket, auth ? PRE_AUTH_LIMITS : options.limits, {
+    keepOpenOnError: true,
+    gated: auth !== undefined,
+  });
   socket.resume();
+  if (auth && !(await authenticate(conn, socket, auth, options))) return;
   const session = new Session(conn, options);
   try {
     for await (const event of conn) {
@@ -172,10 +262,7 @@ export async function serveWyomingConnection(
       }
     }
   } catch (err) {
-    // Framing error or socket error: tell the peer if we still can, then close.
-    if (AppError.isInstance(err) && !socket.destroyed)
-      socket.end(Buffer.from(JSON.stringify({ type: 'error', data: errorOf(err) }) + '\n'));
-    else socket.destroy();
+    closeBroken(socket, err);
   } finally {
     await session.close();
   }
@@ -208,6 +295,9 @@ class Session {
     switch (e.type) {
       case 'describe':
         await this.conn.send({ type: 'info', data: await wyomingInfo(this.engines, this.options.version) });
+        return;
+      case AUTH_EVENT:
+        // A client configured with a token may send it to a server that does not ask for one: nothing to do.
         return;
       case 'ping':
         await this.conn.send({ type: 'pong', data: text(e, 'text') ? { text: text(e, 'text') } : undefined });
