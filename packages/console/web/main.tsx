@@ -4,6 +4,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { HealthPage } from './health.tsx';
 import { MemoryPage } from './memory.tsx';
 import { TalkView } from './talk.tsx';
+import { api } from './api.ts';
+import { LoginPage, type SessionState } from './login.tsx';
 import './styles.css';
 
 type Route = 'talk' | 'memory' | 'health';
@@ -20,6 +22,13 @@ function currentRoute(): Route {
 
 function App() {
   const [route, setRoute] = useState<Route>(currentRoute());
+  // undefined while asking; with a token, the pages wait for the login (their requests would get 401).
+  const [session, setSession] = useState<SessionState | undefined>(undefined);
+  const refreshSession = () =>
+    void api<SessionState>('/api/session')
+      .then(setSession)
+      .catch(() => setSession({ token_required: false, authenticated: true }));
+  useEffect(refreshSession, []);
   useEffect(() => {
     const on = () => setRoute(currentRoute());
     window.addEventListener('hashchange', on);
@@ -61,9 +70,10 @@ function App() {
       </header>
       <main id="main" tabIndex={-1}>
         <h1 class="sr-only">{ROUTES.find((r) => r.id === route)?.label}</h1>
-        {route === 'talk' && <TalkView />}
-        {route === 'memory' && <MemoryPage />}
-        {route === 'health' && <HealthPage />}
+        {session && !session.authenticated && <LoginPage onLogin={refreshSession} />}
+        {session?.authenticated && route === 'talk' && <TalkView />}
+        {session?.authenticated && route === 'memory' && <MemoryPage />}
+        {session?.authenticated && route === 'health' && <HealthPage />}
       </main>
     </>
   );

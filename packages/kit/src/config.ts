@@ -151,6 +151,11 @@ export function serviceVariables(name: string, port: number, maxBodyBytes: numbe
       .describe(
         'Browser origins allowed to call this service cross-origin, comma-separated (e.g. the console at http://127.0.0.1:8080); unset: none',
       ),
+    ALLOWED_HOSTS: env
+      .optionalString()
+      .describe(
+        "Host names this service answers to besides IP addresses and localhost, comma-separated (a reverse proxy's name, a compose service name); requests naming another host get 403 (DNS rebinding). Off loopback this machine's hostname is added",
+      ),
     RATE_LIMIT_PER_MINUTE: env
       .int(1200, 0, 1_000_000)
       .describe(

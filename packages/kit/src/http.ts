@@ -3,6 +3,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, {
   LogController,
   type FastifyError,
@@ -21,6 +22,8 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 import { AppError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { isLoopback } from './net.ts';
+import { checkBrowserBoundary, type ConsoleCookie } from './browser.ts';
+import { rejectMalformedText } from './text.ts';
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 export interface HealthReport {
@@ -44,6 +47,12 @@ export interface AppOptions {
   corsOrigins?: string[];
   /** Requests per minute per client address, loopback clients exempt (429 rate_limited); 0 or unset = off. */
   rateLimitPerMinute?: number;
+  /** Host names served besides IP literals and localhost (see browser.ts); requests naming another host get 403. */
+  allowedHosts?: string[];
+  /** With a token: browsers holding this signed cookie are authenticated too (the web console). */
+  consoleCookie?: ConsoleCookie;
+  /** Paths that need no token (still behind the browser boundary), e.g. the console's page and its login. */
+  isPublic?: (path: string) => boolean;
 }
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>;
@@ -71,17 +80,30 @@ export async function createApp(options: AppOptions): Promise<App> {
     (httpPart === 'body' ? strict : coercing).compile(schema as object),
   );
 
+  const boundary = { allowedHosts: options.allowedHosts ?? [], corsOrigins: options.corsOrigins ?? [] };
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    if (options.token && !publicPaths.has(request.url.split('?')[0] ?? '')) {
-      if (!hasToken(request, options.token)) {
-        throw new AppError(401, 'unauthorized', 'Missing or wrong bearer token');
-      }
-    }
+    const path = request.url.split('?')[0] ?? '';
+    if (publicPaths.has(path)) return;
+    // A request with the token is a client, not a page: no browser can be made to send it cross-site.
+    const bearer = options.token !== undefined && hasToken(request, options.token);
+    if (!bearer) checkBrowserBoundary(request.headers, request.method, boundary);
+    if (!options.token || bearer || options.isPublic?.(path)) return;
+    // CORS preflights never carry credentials; the request that follows does.
+    if (request.method === 'OPTIONS' && request.headers['access-control-request-method']) return;
+    if (options.consoleCookie?.verify(request.headers.cookie)) return;
+    throw new AppError(401, 'unauthorized', 'Missing or wrong bearer token');
+  });
+  // Text that cannot be stored exactly (NUL, lone UTF-16 surrogates) is refused before any handler sees it.
+  app.addHook('preValidation', async (request) => {
+    rejectMalformedText(request.params, 'path');
+    rejectMalformedText(request.query, 'query');
+    rejectMalformedText(request.body, 'body');
   });
 
   installErrorHandling(app);
   installMetrics(app, options.service);
+  trackConnections(app);
 
   // Cross-origin requests only from the configured origins (a browser gets no CORS headers otherwise).
   const origins = new Set(options.corsOrigins ?? []);
@@ -136,6 +158,28 @@ export async function createApp(options: AppOptions): Promise<App> {
     },
   );
   return app;
+}
+
+/**
+ * Every open socket of the server, so that a stop can end the ones that outlive the grace period (WebSockets, event
+ * streams, long polls); and a refused WebSocket upgrade closes its socket instead of leaving it open as keep-alive.
+ */
+function trackConnections(app: App): void {
+  const sockets = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  app.decorate('openSockets', sockets);
+  // An upgrade refused by a hook (401, 403) is answered as plain HTTP on the upgrade's socket, which nothing else
+  // closes (@fastify/websocket only tracks upgrades that reached its own hooks): close it once the answer is out.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.headers.upgrade !== undefined) reply.header('connection', 'close');
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.headers.upgrade !== undefined) (reply.raw.socket ?? request.raw.socket)?.destroySoon();
+  });
 }
 
 function token(value: string | undefined) {
@@ -257,5 +301,7 @@ function installMetrics(app: App, service: string): void {
 declare module 'fastify' {
   interface FastifyInstance {
     metricsRegistry: Registry;
+    /** The server's open sockets (see trackConnections). */
+    openSockets: Set<Socket>;
   }
 }

@@ -8,6 +8,8 @@ export * from './service.ts';
 export * from './lifecycle.ts';
 export * from './json.ts';
 export * from './net.ts';
+export * from './browser.ts';
+export * from './text.ts';
 export * from './testing.ts';
 export * from './bus.ts';
 export * from './words.ts';

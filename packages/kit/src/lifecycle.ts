@@ -22,10 +22,26 @@ export async function listen(service: ServiceInstance): Promise<Listening> {
   return { name: service.name, url: `http://${host}:${port}` };
 }
 
-export async function stop(service: ServiceInstance): Promise<void> {
-  await service.app.close();
-  await service.close();
+/**
+ * Stops taking requests, lets the ones in flight finish for up to `graceMs`, then ends every connection still open
+ * (WebSockets, event streams, long polls) and flushes storage (`close`), which therefore always runs.
+ */
+export async function stop(service: ServiceInstance, graceMs = 3000): Promise<void> {
+  const app = service.app;
+  const timer = setTimeout(() => {
+    app.server.closeAllConnections();
+    for (const socket of app.openSockets ?? []) socket.destroy();
+  }, graceMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(timer);
+    await service.close();
+  }
 }
+
+/** How long SIGTERM may take in all: past it the process exits even if a service has not stopped. */
+export const STOP_DEADLINE_MS = 9000;
 
 /** On SIGTERM/SIGINT stop every service (in reverse start order) and exit 0; a second signal exits at once. */
 export function stopOnSignals(services: ServiceInstance[], logger: Logger): void {
@@ -37,11 +53,21 @@ export function stopOnSignals(services: ServiceInstance[], logger: Logger): void
     }
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    const started = Date.now();
+    setTimeout(() => {
+      logger.error({ ms: STOP_DEADLINE_MS }, 'services did not stop in time: exiting');
+      logger.flush?.();
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
     void (async () => {
       let code = 0;
-      for (const service of [...services].reverse()) {
+      const list = [...services].reverse();
+      for (const [i, service] of list.entries()) {
+        // Each service gets a fair share of what is left of the deadline, keeping a second for storage.
+        const left = STOP_DEADLINE_MS - 1000 - (Date.now() - started);
+        const graceMs = Math.max(100, Math.min(3000, left / (list.length - i)));
         try {
-          await stop(service);
+          await stop(service, graceMs);
         } catch (err) {
           code = 1;
           logger.error({ err, service: service.name }, 'error while stopping');

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { maskSecrets, type Env } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { assertSafeBinding } from './net.ts';
+import { allowedHostNames } from './browser.ts';
 import type { Bus } from './bus.ts';
 import type { PortName } from './ports.ts';
 
@@ -54,12 +55,15 @@ export interface BaseServiceConfig {
   SYNTHIANS_API_TOKEN?: string | undefined;
   CORS_ORIGINS?: string | undefined;
   RATE_LIMIT_PER_MINUTE?: number | undefined;
+  ALLOWED_HOSTS?: string | undefined;
 }
 
 /** The HTTP protections of `serviceVariables`, to spread into `createApp`. */
 export interface HttpProtection {
   corsOrigins: string[];
   rateLimitPerMinute: number;
+  /** Host names served besides IP literals and localhost (ALLOWED_HOSTS, and this machine's off loopback). */
+  allowedHosts: string[];
 }
 
 /**
@@ -83,6 +87,7 @@ export function serviceSetup(
       .map((o) => o.trim().replace(/\/+$/, ''))
       .filter((o) => o !== ''),
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE ?? 0,
+    allowedHosts: allowedHostNames(host, config.ALLOWED_HOSTS),
   };
   return { logger, host, port, http };
 }

@@ -9,7 +9,8 @@ import httpProxy from '@fastify/http-proxy';
 import fastifyStatic from '@fastify/static';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { App, Bus, Logger } from '@synthians/kit';
+import { timingSafeEqual } from 'node:crypto';
+import { AppError, ConsoleCookie, type App, type Bus, type Logger } from '@synthians/kit';
 
 export interface ConsoleOptions {
   /** The console's production build (dist/ of @synthians/console); not served when it does not exist. */
@@ -21,6 +22,19 @@ export interface ConsoleOptions {
   bus?: Bus;
   pushIntervalMs: number;
   logger?: Logger;
+  /** With a token: the signed session cookie the console logs in with (see kit's browser.ts). */
+  cookie?: ConsoleCookie | undefined;
+}
+
+/** Paths of the console that need no token: the page itself, its assets, and the login that issues the cookie. */
+export function isConsolePublic(path: string): boolean {
+  return (
+    path === '/' ||
+    path === '/index.html' ||
+    path === '/api/session' ||
+    path.startsWith('/assets/') ||
+    /^\/[\w.-]+\.(svg|png|ico|webmanifest|txt)$/.test(path)
+  );
 }
 
 /** Memory core routes the console may use, relative to /v1 (everything else is 404). */
@@ -51,6 +65,7 @@ const CSP = [
 
 export async function registerConsole(app: App, o: ConsoleOptions): Promise<{ close(): void }> {
   const auth: Record<string, string> = o.token ? { authorization: `Bearer ${o.token}` } : {};
+  registerConsoleSession(app, o);
 
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (request, reply) => {
@@ -145,6 +160,54 @@ export async function registerConsole(app: App, o: ConsoleOptions): Promise<{ cl
     );
   }
   return { close: () => relay.close() };
+}
+
+/**
+ * The console's login: `GET /api/session` says whether this browser may use the API (no token configured, or a
+ * valid cookie); `POST /api/session {token}` checks the API token once and answers with the signed HttpOnly
+ * SameSite=Strict cookie that authenticates the page's requests and its audio WebSocket; DELETE logs out.
+ */
+function registerConsoleSession(app: App, o: ConsoleOptions): void {
+  const summary = (s: string) => ({ tags: ['console'], summary: s });
+  const secure = (proto: string | string[] | undefined) => String(proto ?? '').startsWith('https');
+  app.get(
+    '/api/session',
+    { schema: summary('Whether this browser is logged in to the console') },
+    async (req) => ({
+      token_required: o.token !== undefined,
+      authenticated: o.token === undefined || (o.cookie?.verify(req.headers.cookie) ?? false),
+    }),
+  );
+  app.post(
+    '/api/session',
+    {
+      schema: {
+        ...summary('Log in to the console with the API token (sets the session cookie)'),
+        body: {
+          type: 'object',
+          required: ['token'],
+          properties: { token: { type: 'string', minLength: 1, maxLength: 4096 } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req, reply) => {
+      if (!o.token || !o.cookie) return { token_required: false, authenticated: true };
+      const given = Buffer.from((req.body as { token: string }).token);
+      const want = Buffer.from(o.token);
+      if (given.length !== want.length || !timingSafeEqual(given, want))
+        throw new AppError(401, 'unauthorized', 'Wrong token');
+      reply.header(
+        'set-cookie',
+        o.cookie.header(secure(req.headers['x-forwarded-proto']) || req.protocol === 'https'),
+      );
+      return { token_required: true, authenticated: true, expires_in_s: Math.floor(o.cookie.ttlMs / 1000) };
+    },
+  );
+  app.delete('/api/session', { schema: summary('Log out of the console') }, async (_req, reply) => {
+    reply.header('set-cookie', ConsoleCookie.clearHeader());
+    return { token_required: o.token !== undefined, authenticated: o.token === undefined };
+  });
 }
 
 /** Reads the health monitor for watchers; pushes a snapshot to them when it changes. */

@@ -2,6 +2,7 @@
 // memory (memory core + orchestrator), the offline skills, timers, and an optional OpenAI-compatible language model.
 import { Counter, Histogram } from 'prom-client';
 import {
+  ConsoleCookie,
   createApp,
   MemoryBus,
   serviceSetup,
@@ -17,7 +18,7 @@ import { OpenAiChatClient, type ChatModel } from '../llm/index.ts';
 import { createSkills, TimerService } from '../skills/index.ts';
 import { consoleDist } from '@synthians/console';
 import { registerApi } from './api.ts';
-import { registerConsole } from './console.ts';
+import { isConsolePublic, registerConsole } from './console.ts';
 import { coordinatorSchema, loadCoordinatorConfig, type CoordinatorConfig } from './config.ts';
 import { LongTermMemory } from './memory.ts';
 import { agentStatePort, openSessions, type SessionPort } from './sessions.ts';
@@ -130,12 +131,15 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
       const healthTimeout = Math.min(1000, config.MEMORY_TIMEOUT_MS);
       // Created once the app (and its metrics registry) exists; the health check reads it.
       let pc2: Pc2Link | undefined;
+      const cookie = token && config.CONSOLE_ENABLED ? new ConsoleCookie(token) : undefined;
       const app = await createApp({
         ...http,
         service: name,
         logger,
         bodyLimit: config.MAX_BODY_BYTES,
         token,
+        consoleCookie: cookie,
+        isPublic: config.CONSOLE_ENABLED ? isConsolePublic : undefined,
         description:
           'Synthians coordinator: text turns answered by offline skills or a language model, with session and long-term memory.',
         health: async (): Promise<HealthReport> => {
@@ -223,6 +227,7 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
             bus,
             pushIntervalMs: config.CONSOLE_HEALTH_PUSH_MS,
             logger,
+            cookie,
           })
         : undefined;
       app.addHook('preClose', async () => {
