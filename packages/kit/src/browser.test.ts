@@ -73,7 +73,7 @@ test('DNS rebinding: a request naming a foreign host is refused (403 host_not_al
 });
 
 test('a page on another site can neither read nor write (403 origin_not_allowed), with or without a token', async () => {
-  for (const env of [{}, { SYNTHIANS_API_TOKEN: 'tok-123' }]) {
+  for (const env of [{}, { SYNTHIANS_API_TOKEN: 'tok-123' }] as Record<string, string>[]) {
     const cookie = env.SYNTHIANS_API_TOKEN ? new ConsoleCookie(env.SYNTHIANS_API_TOKEN) : undefined;
     const a = await app({ ...env, CORS_ORIGINS: 'http://127.0.0.1:3000' }, { cookie });
     const session = cookie ? { cookie: `${CONSOLE_COOKIE}=${cookie.issue()}` } : {};

@@ -1,6 +1,7 @@
 // Text every service can store exactly: no NUL characters (PostgreSQL text cannot hold them) and no lone UTF-16
 // surrogates (they would be written as U+FFFD and read back different from what was acknowledged). Such input is a
 // 400 `invalid_text` before any handler runs, rather than a 500 from the database or a silent change.
+import { Stream } from 'node:stream';
 import { AppError } from './errors.ts';
 
 const MAX_DEPTH = 64;
@@ -32,7 +33,8 @@ export function rejectMalformedText(value: unknown, where: string, path = '', de
     }
     return;
   }
-  if (ArrayBuffer.isView(value)) return;
+  // Parsed values only: a proxied route's body is the raw request stream, which is not walked.
+  if (ArrayBuffer.isView(value) || value instanceof Stream) return;
   for (const key of Object.keys(value)) {
     checkString(key, where, `${path}/${key}`);
     rejectMalformedText((value as Record<string, unknown>)[key], where, `${path}/${key}`, depth + 1);
