@@ -87,7 +87,7 @@ try {
     meets_target: percentile(all, 0.5) <= 50,
     by_skill: Object.fromEntries(Object.entries(bySkill).map(([k, v]) => [k, summary(v)])),
     stage_p50_ms: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, r2(percentile(v, 0.5))])),
-    background_dropped: c.coordinator.engine.background.dropped,
+    memory_writes: c.coordinator.engine.writer?.counts,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } finally {

@@ -4,37 +4,14 @@
 //
 //   node --import tsx bench/idle-memory.ts [--settle-s 20]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { memoryOf } from './lib/proc.ts';
 import { repoRoot } from './lib/server.ts';
 import { emit, intFlag, log, machine, sleep } from './lib/util.ts';
 
 const settleS = intFlag('settle-s', 20);
-
-/** A process and all its descendants (`synthians up` may run the services in a child process). */
-function processTree(pid: number): number[] {
-  const out = [pid];
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-    for (const c of children ? children.split(/\s+/) : []) out.push(...processTree(Number(c)));
-  }
-  return out;
-}
-
-/** RSS and its peak (VmHWM) of a process tree, in MB, from /proc (summed over the processes). */
-function memoryOf(pid: number): { rss_mb: number; peak_mb: number; processes: number } {
-  let rss = 0;
-  let peak = 0;
-  const pids = processTree(pid);
-  for (const p of pids) {
-    const status = readFileSync(`/proc/${p}/status`, 'utf8');
-    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-    rss += kb('VmRSS');
-    peak += kb('VmHWM');
-  }
-  return { rss_mb: Math.round(rss / 1024), peak_mb: Math.round(peak / 1024), processes: pids.length };
-}
 
 async function run(dataDir: string): Promise<Record<string, unknown>> {
   const started = Date.now();

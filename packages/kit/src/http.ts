@@ -217,6 +217,10 @@ function installErrorHandling(app: App): void {
     (error: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply) => {
       if (AppError.isInstance(error)) {
         if (error.statusCode >= 500) request.log.warn({ code: error.code }, error.message);
+        // Overload and rate limits say when to come back.
+        const retryMs = (error.details as { retry_after_ms?: unknown } | undefined)?.retry_after_ms;
+        if (typeof retryMs === 'number' && (error.statusCode === 429 || error.statusCode === 503))
+          reply.header('retry-after', String(Math.max(1, Math.ceil(retryMs / 1000))));
         return reply.code(error.statusCode).send(error.toBody());
       }
       const fe = error as FastifyError;

@@ -7,7 +7,7 @@ import {
   type NeuralMemoryClient,
   type UpstreamCheck,
 } from './clients.ts';
-import type { CascadeEngine, ProcessInput } from './engine.ts';
+import type { BatchItem, CascadeEngine, ProcessInput } from './engine.ts';
 
 const processBody = {
   type: 'object',
@@ -79,6 +79,42 @@ export function registerApi(app: App, ctx: ApiContext): void {
       },
     },
     async (req) => ctx.engine.process(req.body as ProcessInput),
+  );
+
+  app.post(
+    '/process_memories',
+    {
+      schema: {
+        tags,
+        summary: 'Store and learn up to 1000 memories (background writes)',
+        description:
+          'Stores every memory in one memory-core transaction, then runs the learning part of the cycle for each (variant, neural-memory update, surprise boost) in order; no retrieval or recall. Ids make a retried batch idempotent (stored items come back with duplicate: true). 503 memory_core_unavailable when no writable memory core answers: nothing is stored.',
+        body: {
+          type: 'object',
+          required: ['items'],
+          properties: {
+            items: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 1000,
+              items: {
+                type: 'object',
+                required: ['content'],
+                properties: {
+                  id: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$' },
+                  content: { type: 'string', minLength: 1, maxLength: 200_000 },
+                  metadata: { type: 'object', additionalProperties: true },
+                  namespace: processBody.properties.namespace,
+                },
+                additionalProperties: false,
+              },
+            },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => ctx.engine.processBatch((req.body as { items: BatchItem[] }).items),
   );
 
   app.get(

@@ -47,6 +47,38 @@ export interface ProcessInput {
   namespace?: string;
 }
 
+/** One memory of a batch (`POST /process_memories`). */
+export interface BatchItem {
+  /** The memory's id in the memory core (optional; makes retries idempotent). */
+  id?: string;
+  content: string;
+  metadata?: Record<string, unknown>;
+  namespace?: string;
+}
+
+export interface BatchResult {
+  status: 'completed' | 'degraded';
+  count: number;
+  items: {
+    memory_id: string;
+    quickrecal_score: number;
+    /** The neural memory's surprise (null: not learned: a duplicate, or the update failed). */
+    surprise: number | null;
+    boost_applied: number;
+    /** Stored before (a retried batch): not stored or learned again. */
+    duplicate?: boolean;
+  }[];
+  /** Learning steps that failed for some items (the memories are stored regardless). */
+  degraded: string[];
+}
+
+interface StoredItem {
+  id: string;
+  quickrecal_score: number;
+  embedding?: number[];
+  duplicate?: boolean;
+}
+
 export interface RelatedMemory {
   id: string;
   content?: string;
@@ -147,6 +179,135 @@ export class CascadeEngine {
     return this.enqueue(namespace, () =>
       this.cycle(namespace, content, embedding as number[] | undefined, metadata),
     );
+  }
+
+  /**
+   * Background writes in bulk (the coordinator's memory outbox): every memory stored in one memory-core request (one
+   * transaction), then, per memory in order, the learning part of the cycle (variant, neural-memory update, surprise
+   * boost). Retrieval, prediction and recall are skipped: they only serve a caller waiting for the answer. Ids make
+   * a retried batch idempotent: when some are stored already, the batch is stored item by item and those are skipped.
+   */
+  async processBatch(items: BatchItem[]): Promise<BatchResult> {
+    items.forEach((item, i) => {
+      if (typeof item.content !== 'string' || item.content.trim() === '')
+        throw badRequest('missing_content', `items[${i}].content must be a non-empty string`, { index: i });
+    });
+    const t0 = performance.now();
+    const stored = await this.storeBatch(items);
+    const results: BatchResult['items'] = [];
+    const degraded = new Set<string>();
+    await Promise.all(
+      items.map(async (item, i) => {
+        const s = stored[i]!;
+        const metadata = item.metadata ?? {};
+        const namespace = resolveNamespace(item.namespace, metadata);
+        const entry: BatchResult['items'][number] = {
+          memory_id: s.id,
+          quickrecal_score: s.quickrecal_score,
+          surprise: null,
+          boost_applied: 0,
+          ...(s.duplicate ? { duplicate: true } : {}),
+        };
+        results[i] = entry;
+        if (s.duplicate || !s.embedding) return;
+        const learned = await this.enqueue(namespace, () =>
+          this.learn(namespace, s.id, s.embedding!, item.content, metadata),
+        );
+        entry.surprise = learned.surprise;
+        entry.boost_applied = learned.boost;
+        for (const d of learned.failed) degraded.add(d);
+      }),
+    );
+    this.counts.cycles += items.length;
+    this.counts[degraded.size ? 'degraded' : 'success'] += items.length;
+    this.o.observe?.('batch', performance.now() - t0);
+    return {
+      status: degraded.size ? 'degraded' : 'completed',
+      count: items.length,
+      items: results,
+      degraded: [...degraded],
+    };
+  }
+
+  private async storeBatch(items: BatchItem[]): Promise<StoredItem[]> {
+    const wire = (item: BatchItem) => ({
+      ...(item.id ? { id: item.id } : {}),
+      content: item.content,
+      metadata: item.metadata ?? {},
+    });
+    const store = async (batch: BatchItem[]) => {
+      const r = await this.o.core.write('/v1/memories/batch?include_embedding=true', {
+        memories: batch.map(wire),
+      });
+      return (r.body as { items: StoredItem[] }).items;
+    };
+    try {
+      return await store(items);
+    } catch (err) {
+      if (!(AppError.isInstance(err) && err.statusCode === 409)) throw err;
+    }
+    // Some ids exist: a batch retried after its memories were stored. Store one by one, skipping those.
+    const out: StoredItem[] = [];
+    for (const item of items) {
+      try {
+        out.push((await store([item]))[0]!);
+      } catch (err) {
+        if (!(AppError.isInstance(err) && err.statusCode === 409 && item.id)) throw err;
+        out.push({ id: item.id, quickrecal_score: 0, duplicate: true });
+      }
+    }
+    return out;
+  }
+
+  /** The learning steps of a cycle for a stored memory: variant, neural-memory update, surprise → boost. */
+  private async learn(
+    namespace: string,
+    memoryId: string,
+    vector: number[],
+    content: string,
+    metadata: Record<string, unknown>,
+  ): Promise<{ surprise: number | null; boost: number; failed: string[] }> {
+    const { core, nm, config } = this.o;
+    const state = this.state(namespace);
+    state.cycles++;
+    state.lastAt = Date.now();
+    const failed: string[] = [];
+    try {
+      const chosen = await this.chooseVariant(state, content, metadata.task_type);
+      if (state.variant !== chosen.name) {
+        await nm.post('/config', { variant: chosen.name, namespace });
+        state.variant = chosen.name;
+      }
+      state.reason = chosen.reason;
+    } catch {
+      failed.push('nm_config');
+    }
+    let u: { loss: number; surprise: number; variant?: Variant };
+    try {
+      u = (await nm.post('/update_memory', { input_embedding: vector, namespace })) as typeof u;
+    } catch {
+      failed.push('nm_update');
+      return { surprise: null, boost: 0, failed };
+    }
+    state.surprises.push(u.surprise);
+    if (state.surprises.length > config.SURPRISE_WINDOW)
+      state.surprises.splice(0, state.surprises.length - config.SURPRISE_WINDOW);
+    const delta = surpriseBoost(u.surprise, this.boost);
+    this.o.observeSurprise?.(u.surprise, delta);
+    if (delta <= 0) return { surprise: u.surprise, boost: 0, failed };
+    try {
+      const b = await core.write('/api/memories/update_quickrecal_score', {
+        memory_id: memoryId,
+        delta,
+        reason: boostReason(u.surprise, u.loss, u.variant ?? state.variant ?? config.DEFAULT_VARIANT),
+      });
+      const body = b.body as { previous_score: number; new_score: number };
+      this.counts.boosts++;
+      return { surprise: u.surprise, boost: round(body.new_score - body.previous_score), failed };
+    } catch {
+      failed.push('boost');
+      return { surprise: u.surprise, boost: 0, failed };
+    }
   }
 
   /** Per-namespace state for /status. */

@@ -127,6 +127,21 @@ export const migrations: Migration[] = [
       `CREATE INDEX access_log_time_idx ON access_log (accessed_at)`,
     ],
   },
+  {
+    id: '0002_memory_outbox',
+    statements: [
+      // Long-term memory writes of answered turns, committed with the turn's interactions and removed once the
+      // memory core holds them: a crash or an unreachable memory core delays them, never loses them.
+      `CREATE TABLE memory_outbox (
+        id         bigserial PRIMARY KEY,
+        memory_id  text NOT NULL UNIQUE CHECK (length(memory_id) BETWEEN 1 AND 256),
+        content    text NOT NULL,
+        metadata   jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object'),
+        attempts   integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL
+      )`,
+    ],
+  },
 ];
 
 export const checksum = (m: Migration) =>

@@ -66,6 +66,20 @@ export interface SearchHit extends Memory {
   rank: number;
 }
 
+/** A long-term memory write for the outbox: `memory_id` is the memory's id in the memory core (idempotency). */
+export interface MemoryWrite {
+  memory_id: string;
+  content: string;
+  metadata?: Record<string, Json>;
+}
+
+export interface QueuedMemoryWrite extends Required<MemoryWrite> {
+  /** Order in the outbox. */
+  seq: number;
+  attempts: number;
+  created_at: string;
+}
+
 export interface AgentStateEntry {
   agent: string;
   key: string;
@@ -625,6 +639,75 @@ export class SessionStore {
       ),
     );
     return rows.map(toAgentState);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Memory outbox: long-term memory writes waiting for the memory core (written in the turn's transaction).
+
+  /** Queues writes; an id already queued is kept as it is (a retried turn queues nothing twice). */
+  async enqueueMemoryWrites(items: MemoryWrite[]): Promise<number> {
+    if (items.length === 0) return 0;
+    for (const item of items) {
+      checkName(item.memory_id, 'memory_id', 256);
+      if (typeof item.content !== 'string' || item.content === '')
+        throw badRequest('invalid_content', 'content must be a non-empty string');
+    }
+    const { rowCount } = await this.run(() =>
+      this.db.query(
+        `INSERT INTO memory_outbox (memory_id, content, metadata, created_at)
+         SELECT x.memory_id, x.content, x.metadata, $2
+         FROM jsonb_to_recordset($1::jsonb) AS x(memory_id text, content text, metadata jsonb)
+         ON CONFLICT (memory_id) DO NOTHING`,
+        [
+          this.checkJson(
+            items.map((i) => ({ memory_id: i.memory_id, content: i.content, metadata: i.metadata ?? {} })),
+            'items',
+          ),
+          this.now(),
+        ],
+      ),
+    );
+    return rowCount;
+  }
+
+  /** The oldest queued writes, in order. */
+  async pendingMemoryWrites(limit: number): Promise<QueuedMemoryWrite[]> {
+    const { rows } = await this.run(() =>
+      this.db.query(
+        `SELECT id, memory_id, content, metadata, attempts, created_at FROM memory_outbox ORDER BY id LIMIT $1`,
+        [Math.max(1, Math.min(limit, 10_000))],
+      ),
+    );
+    return rows.map((r) => ({
+      seq: Number(r.id),
+      memory_id: r.memory_id as string,
+      content: r.content as string,
+      metadata: r.metadata as Record<string, Json>,
+      attempts: Number(r.attempts),
+      created_at: iso(r.created_at)!,
+    }));
+  }
+
+  /** Removes writes the memory core now holds (or that can never be stored). */
+  async completeMemoryWrites(seqs: number[]): Promise<number> {
+    if (seqs.length === 0) return 0;
+    const { rowCount } = await this.run(() =>
+      this.db.query('DELETE FROM memory_outbox WHERE id = ANY($1::bigint[])', [seqs]),
+    );
+    return rowCount;
+  }
+
+  /** Counts a failed attempt for each write. */
+  async failMemoryWrites(seqs: number[]): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.run(() =>
+      this.db.query('UPDATE memory_outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[])', [seqs]),
+    );
+  }
+
+  async memoryOutboxSize(): Promise<number> {
+    const { rows } = await this.run(() => this.db.query('SELECT count(*)::int AS n FROM memory_outbox', []));
+    return Number(rows[0]?.n ?? 0);
   }
 
   // -------------------------------------------------------------------------------------------------------------

@@ -71,6 +71,8 @@ export function registerApi(app: App, ctx: ApiContext): { closeStreams(): void }
       const body = req.body as { text: string; session_id?: string; user_id?: string };
       const turn = { ...body, channel: 'text' };
       if (!(req.headers.accept ?? '').includes('text/event-stream')) return ctx.engine.run(turn);
+      // Overload is an HTTP answer (503 + Retry-After), not an event in a 200 stream.
+      ctx.engine.admit();
       const abort = new AbortController();
       reply.hijack();
       const raw = reply.raw;

@@ -24,12 +24,20 @@ export const coordinatorSchema = z.object({
       'Memory core URL(s), comma-separated: the first one is searched and deleted from (recall, "forget …")',
     ),
   ORCHESTRATOR_URL: singleUrl('http://127.0.0.1:8002').describe(
-    'Orchestrator URL: every conversational turn (and "remember that …") is stored through its /process_memory',
+    'Orchestrator URL: conversational turns are stored through its /process_memories (in batches, from the durable outbox), "remember that …" through /process_memory',
   ),
   MEMORY_TIMEOUT_MS: env
     .int(3000, 50, 120000)
     .describe(
       'Timeout of each request to the memory core or the orchestrator (the turn answers without memory)',
+    ),
+  MEMORY_WRITE_BATCH: env
+    .int(200, 1, 1000)
+    .describe('Long-term memory writes sent to the orchestrator per request (one memory-core transaction)'),
+  MEMORY_QUEUE_MAX: env
+    .int(5000, 10, 10_000_000)
+    .describe(
+      'Long-term memory writes that may wait in the durable outbox; above it new turns get 503 memory_backlog with Retry-After',
     ),
   // The session database, located and opened as session-memory does (unset DATABASE_URL: PGlite in-process under
   // <SYNTHIANS_DATA_DIR>/session-db, shared with session-memory in one process).

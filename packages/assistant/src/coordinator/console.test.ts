@@ -114,6 +114,36 @@ test('/api/memory/* only opens the routes the console uses', async () => {
   }
 });
 
+test("/api/memory/* applies the coordinator's own body limit and text checks: 413 body_too_large, 400 invalid_text", async () => {
+  const limit = c.coordinator.app.initialConfig.bodyLimit!;
+  const before = (await (await fetch(`${stack.core.url}/v1/stats`)).json()) as { memory_count: number };
+  // Just above the coordinator's limit (the memory core would take it), and above the memory core's limit too.
+  for (const size of [limit + 1, 40 * 1024 * 1024]) {
+    const body = Buffer.alloc(size, 0x61);
+    body.write('{"query":"', 0);
+    body.write('"}', size - 2);
+    for (const [method, p] of [
+      ['POST', '/api/memory/search'],
+      ['PATCH', '/api/memory/memories/some-id'],
+    ] as const) {
+      const res = await fetch(`${c.url}${p}`, { method, headers: { 'content-type': 'application/json' }, body });
+      assert.equal(res.status, 413, `${method} ${p} with ${size} bytes`);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'body_too_large');
+    }
+  }
+  for (const text of ['PIN \\u0000 4711', 'lone \\ud800']) {
+    const res = await fetch(`${c.url}/api/memory/memories/some-id`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: `{"content":"${text}"}`,
+    });
+    assert.equal(res.status, 400, text);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid_text');
+  }
+  const after = (await (await fetch(`${stack.core.url}/v1/stats`)).json()) as { memory_count: number };
+  assert.equal(after.memory_count, before.memory_count);
+});
+
 test('/api/memory/* with the memory core down → 502 memory_core_unavailable', async () => {
   const dir = tempDir();
   dirs.push(dir);

@@ -1,7 +1,9 @@
 // The web console on the coordinator: the production build of @synthians/console at `/`, and the two things the
 // page needs from other services on the same origin (no CORS, no second port to open):
 // - `/api/memory/*` → the memory core's `/v1/*` (memories, search, export, assemblies, stats), proxied as is —
-//   its status codes and `{error:{code,message}}` bodies included; only the routes the console uses are open;
+//   its status codes and `{error:{code,message}}` bodies included; only the routes the console uses are open. The
+//   coordinator reads the JSON body itself first, so its own limit (MAX_BODY_BYTES → 413 body_too_large) and text
+//   checks (400 invalid_text) apply here as on its other routes; nothing larger is streamed on to the memory core;
 // - `/api/health` (the health monitor's `/v1/health/services`) and `/api/health/stream`, Server-Sent Events that
 //   push a `snapshot` whenever the monitor's view changes (the coordinator follows `health.changes` on the bus and
 //   re-reads the monitor every CONSOLE_HEALTH_PUSH_MS while someone is watching), so the page never polls.
@@ -83,6 +85,9 @@ export async function registerConsole(app: App, o: ConsoleOptions): Promise<{ cl
       upstream: o.memoryCoreUrl,
       prefix: '/api/memory',
       rewritePrefix: '/v1',
+      // Bodies are parsed by the coordinator's JSON parser (its body limit, its checks) and sent on re-serialised,
+      // not streamed through: a streamed body over the memory core's limit was cut off mid-upload (502).
+      proxyPayloads: false,
       httpMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
       replyOptions: {
         rewriteRequestHeaders: (_req, headers) => ({ ...headers, ...auth }),

@@ -35,6 +35,7 @@ export class LongTermMemory implements LongTermMemoryPort {
     method: string,
     path: string,
     body?: unknown,
+    timeoutMs = this.o.timeoutMs,
   ): Promise<{ status: number; body: unknown }> {
     const base = service === 'memory_core' ? this.o.coreUrl : this.o.orchestratorUrl;
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -47,13 +48,12 @@ export class LongTermMemory implements LongTermMemoryPort {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.o.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       text = await res.text();
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
-      const why =
-        e.name === 'TimeoutError' ? `timeout after ${this.o.timeoutMs} ms` : (e.cause?.code ?? e.message);
+      const why = e.name === 'TimeoutError' ? `timeout after ${timeoutMs} ms` : (e.cause?.code ?? e.message);
       throw new MemoryUnavailable(service, `${service} ${method} ${path}: ${why}`);
     }
     let parsed: unknown;
@@ -81,6 +81,20 @@ export class LongTermMemory implements LongTermMemoryPort {
     const b = r.body as { memory_id?: unknown; status?: unknown };
     if (typeof b?.memory_id !== 'string') throw new Error('process_memory: no memory_id in the answer');
     return { id: b.memory_id, status: typeof b.status === 'string' ? b.status : 'success' };
+  }
+
+  /**
+   * Stores and learns a batch of memories through the orchestrator (`POST /process_memories`, one memory-core
+   * transaction). MemoryUnavailable when it cannot be done now; an Error for a refused batch (4xx).
+   */
+  async processBatch(
+    items: { id: string; content: string; metadata: Record<string, unknown> }[],
+  ): Promise<{ count: number }> {
+    // A batch learns item by item in the orchestrator: allow it 20 ms an item beyond the usual timeout.
+    const timeoutMs = this.o.timeoutMs + 20 * items.length;
+    const r = await this.send('orchestrator', 'POST', '/process_memories', { items }, timeoutMs);
+    LongTermMemory.check(r, 'process_memories');
+    return { count: (r.body as { count?: number })?.count ?? items.length };
   }
 
   async remember(content: string, metadata: Record<string, unknown>): Promise<{ id: string }> {

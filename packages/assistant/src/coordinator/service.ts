@@ -21,6 +21,7 @@ import { registerApi } from './api.ts';
 import { isConsolePublic, registerConsole } from './console.ts';
 import { coordinatorSchema, loadCoordinatorConfig, type CoordinatorConfig } from './config.ts';
 import { LongTermMemory } from './memory.ts';
+import { MemoryWriter } from './memory-writer.ts';
 import { agentStatePort, openSessions, type SessionPort } from './sessions.ts';
 import { TurnEngine } from './turn-engine.ts';
 
@@ -113,7 +114,15 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
         onError: (err, timer) => logger.warn({ err: String(err), timer: timer.id }, 'timer delivery failed'),
       });
       const skills = createSkills({ memory, state, timers, confirmTtlMs: config.CONFIRM_TTL_SECONDS * 1000 });
+      const writer = new MemoryWriter({
+        outbox: sessions,
+        memory,
+        batchSize: config.MEMORY_WRITE_BATCH,
+        maxBacklog: config.MEMORY_QUEUE_MAX,
+        logger,
+      });
       const engine = new TurnEngine({
+        writer,
         sessions,
         memory,
         skills,
@@ -171,7 +180,7 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
           return {
             status: down ? 'degraded' : 'healthy',
             checks,
-            background_jobs: engine.background.size,
+            memory_outbox: { backlog: writer.size, limit: config.MEMORY_QUEUE_MAX, ...writer.counts },
           };
         },
       });
@@ -246,10 +255,13 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
         async start() {
           const n = await timers.start();
           if (n > 0) logger.info({ timers: n }, 'timers restored');
+          await writer.start();
         },
         async close() {
           await timers.stop();
-          await engine.idle();
+          await engine.turnsDone();
+          // What the writer has not sent stays in the outbox for the next start.
+          await writer.close();
           await ownBus?.close();
           await opened?.close();
         },

@@ -5,6 +5,7 @@
 import type { Env, Logger } from '@synthians/kit';
 import { loadSessionMemoryConfig, openConfiguredDb, SessionStore, type Db } from '@synthians/session-memory';
 import type { AgentStatePort } from '../skills/types.ts';
+import type { OutboxPort } from './memory-writer.ts';
 
 export interface SessionView {
   session_id: string;
@@ -29,7 +30,7 @@ export interface InteractionView {
   [key: string]: unknown;
 }
 
-export interface SessionPort {
+export interface SessionPort extends OutboxPort {
   createSession(input: {
     session_id?: string;
     user_id?: string | null;

@@ -3,7 +3,7 @@
 // the background. Text turns (POST /v1/turns) and, later, voice turns (the audio WebSocket) both run through `run`.
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { badRequest, conflict, notFound, type Logger } from '@synthians/kit';
+import { AppError, badRequest, conflict, notFound, type Logger } from '@synthians/kit';
 import { SentenceSplitter, splitSentences } from '@synthians/voice';
 import { buildPrompt, DEFAULT_SYSTEM_PROMPT, LlmError, type ChatModel } from '../llm/index.ts';
 import {
@@ -15,8 +15,8 @@ import {
   type SkillContext,
 } from '../skills/index.ts';
 import type { TimerFired } from '../skills/timers.ts';
-import { BackgroundQueue } from './background.ts';
 import type { LongTermMemory } from './memory.ts';
+import type { MemoryWriter } from './memory-writer.ts';
 import type { SessionPort, SessionView } from './sessions.ts';
 
 export const NOTICE_AGENT = 'coordinator.notices';
@@ -63,6 +63,11 @@ export interface TurnResult {
   degraded: string[];
   /** Whether the user text and the reply were stored in the session. */
   stored: boolean;
+  /**
+   * 'queued': the turn's long-term memories were committed with it to the durable outbox (they survive a crash)
+   * and reach the memory core in the background; 'none': nothing to remember (skills, apologies, interruptions).
+   */
+  long_term_memory: 'queued' | 'none';
   interrupted: boolean;
   error?: { code: string; message: string };
   data?: Record<string, unknown>;
@@ -88,7 +93,8 @@ export interface TurnEngineOptions {
   systemPrompt?: string;
   now?: () => number;
   logger?: Logger;
-  background?: BackgroundQueue;
+  /** Moves the outbox's writes to long-term memory (absent: turns are not remembered). */
+  writer?: MemoryWriter;
 }
 
 /** The apology of a failed language-model answer (the session stays usable; nothing is stored). */
@@ -102,18 +108,16 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
 export class TurnEngine {
   /** 'notice' (Notice & {session_id, user_id}) for live clients; 'turn' (TurnResult & {channel}) after each turn. */
   readonly events = new EventEmitter();
-  readonly background: BackgroundQueue;
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly now: () => number;
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly o: TurnEngineOptions) {
     this.now = o.now ?? Date.now;
-    this.background =
-      o.background ??
-      new BackgroundQueue({
-        onError: (err, name) => o.logger?.warn({ err: String(err), job: name }, 'background job failed'),
-      });
+  }
+
+  get writer(): MemoryWriter | undefined {
+    return this.o.writer;
   }
 
   get hasLlm(): boolean {
@@ -121,7 +125,20 @@ export class TurnEngine {
   }
 
   /** Runs one turn. Bad input: AppError 400; unknown session 404; ended session 409. */
+  /** Throws 503 memory_backlog (with retry_after_ms) while long-term memory is too far behind to take a turn. */
+  admit(): void {
+    const writer = this.o.writer;
+    if (writer?.overloaded)
+      throw new AppError(
+        503,
+        'memory_backlog',
+        `Long-term memory is ${writer.size} writes behind; new turns are refused until it catches up`,
+        { retry_after_ms: writer.retryAfterMs, backlog: writer.size },
+      );
+  }
+
   async run(turn: Turn, hooks: TurnHooks = {}): Promise<TurnResult> {
+    this.admit();
     const p = this.runInner(turn, hooks);
     this.inFlight.add(p);
     try {
@@ -131,10 +148,15 @@ export class TurnEngine {
     }
   }
 
-  /** Resolves when every turn in progress has finished and their long-term memory writes are done. */
-  async idle(): Promise<void> {
+  /** Resolves when every turn in progress has finished. */
+  async turnsDone(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-    await this.background.idle();
+  }
+
+  /** Resolves when every turn in progress has finished and their long-term memories are written (or must wait). */
+  async idle(): Promise<void> {
+    await this.turnsDone();
+    await this.o.writer?.idle();
   }
 
   /** A timer fired: keep a notice for the session's next turn and tell live clients now. */
@@ -350,6 +372,10 @@ export class TurnEngine {
 
       const fullReply = prefix ? `${prefix} ${reply}`.trim() : reply;
       let stored = false;
+      const writes =
+        conversational && !interrupted && this.o.writer
+          ? this.memoryWrites(text, reply, { userId, sessionId, turnId, skill: skillName })
+          : [];
       if (store) {
         await stage('store', async () => {
           const write = async (s: SessionPort) => {
@@ -368,6 +394,8 @@ export class TurnEngine {
                 ...(notices.length ? { notices: notices.map((n) => n.message) } : {}),
               },
             });
+            // Committed with the turn: acknowledged means durable (the writer moves them on in the background).
+            if (writes.length) await s.enqueueMemoryWrites(writes);
           };
           const sessions = this.o.sessions;
           if (sessions.atomically) await sessions.atomically(write);
@@ -376,8 +404,8 @@ export class TurnEngine {
         stored = true;
       }
 
-      if (conversational && stored && !interrupted)
-        this.remember(text, reply, { userId, sessionId, turnId, skill: skillName });
+      const queued = stored && writes.length > 0;
+      if (queued) this.o.writer?.queued(writes.length);
 
       timings.total = round(performance.now() - t0);
       const result: TurnResult = {
@@ -391,6 +419,7 @@ export class TurnEngine {
         timings,
         degraded: [...degraded],
         stored,
+        long_term_memory: queued ? 'queued' : 'none',
         interrupted,
       };
       if (error) result.error = error;
@@ -400,12 +429,12 @@ export class TurnEngine {
     });
   }
 
-  /** Passes the turn to the orchestrator after the reply (the user text, then the reply marked as the assistant's). */
-  private remember(
+  /** The turn's long-term memories: the user text, then the reply marked as the assistant's (ids from the turn). */
+  private memoryWrites(
     text: string,
     reply: string,
     t: { userId: string; sessionId: string; turnId: string; skill: string },
-  ): void {
+  ): { memory_id: string; content: string; metadata: Record<string, string> }[] {
     const meta = (role: string) => ({
       user_id: t.userId,
       session_id: t.sessionId,
@@ -414,8 +443,10 @@ export class TurnEngine {
       turn_id: t.turnId,
       skill: t.skill,
     });
-    this.background.push('process_memory:user', () => this.o.memory.process(text, meta('user')));
-    this.background.push('process_memory:assistant', () => this.o.memory.process(reply, meta('assistant')));
+    const writes = [{ memory_id: `turn.${t.turnId}.user`, content: text, metadata: meta('user') }];
+    if (reply.trim() !== '')
+      writes.push({ memory_id: `turn.${t.turnId}.assistant`, content: reply, metadata: meta('assistant') });
+    return writes;
   }
 
   /**

@@ -112,10 +112,17 @@ export function registerV1(app: App, core: MemoryCore): void {
           { memories: Type.Array(MemoryInput, { minItems: 1, maxItems: 1000 }) },
           { additionalProperties: false },
         ),
+        querystring: Type.Object({
+          include_embedding: Type.Boolean({
+            default: false,
+            description: 'Return each stored embedding (the orchestrator learns from them)',
+          }),
+        }),
       },
     },
     async (req, reply) => {
       const body = req.body as { memories: MemoryInputBody[] };
+      const withEmbedding = (req.query as { include_embedding: boolean }).include_embedding;
       const inputs = body.memories.map((m, i) => toNewMemory(m, dim, `memories[${i}]`));
       const ids = new Set<string>();
       for (const m of inputs) {
@@ -131,6 +138,7 @@ export function registerV1(app: App, core: MemoryCore): void {
           id: r.id,
           quickrecal_score: r.quickrecal,
           created_at: new Date(r.createdAt).toISOString(),
+          ...(withEmbedding ? { embedding: Array.from(r.embedding) } : {}),
         })),
       };
     },
