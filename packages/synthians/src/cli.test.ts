@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -129,6 +129,59 @@ test('serve runs one service on the given port; --follow makes a memory-core sta
   } finally {
     primary.child.kill('SIGTERM');
     await primary.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('SIGTERM stops `up` within 10 s in token mode whatever is connected: a refused upgrade, a WebSocket, event streams, a long poll', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'synthians-cli-'));
+  const token = 'cli-test-token-0123456789';
+  const auth = { authorization: `Bearer ${token}` };
+  const proc = start(['up'], { SYNTHIANS_DATA_DIR: dir, SYNTHIANS_API_TOKEN: token });
+  const sockets: Socket[] = [];
+  try {
+    const urls = await proc.ready;
+    const coordinator = urls.find((u) => u.endsWith(':8080'))!;
+    const core = urls.find((u) => u.endsWith(':5010'))!;
+    assert.ok(coordinator && core, `printed the coordinator and the memory core (${urls.join(', ')})`);
+    const port = (u: string) => Number(new URL(u).port);
+    // An upgrade refused with 401 (no token): the one that used to keep the process alive.
+    const refused = connect(port(coordinator), '127.0.0.1');
+    sockets.push(refused);
+    let answer = '';
+    refused.on('data', (d) => (answer += String(d)));
+    refused.write(
+      'GET /v1/audio HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    // An accepted WebSocket that never answers a close handshake (a raw socket).
+    const open = connect(port(coordinator), '127.0.0.1');
+    sockets.push(open);
+    let upgraded = '';
+    open.on('data', (d) => (upgraded += String(d)));
+    open.write(
+      `GET /v1/audio HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nUpgrade: websocket\r\n` +
+        'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    const events = await fetch(`${coordinator}/v1/events`, { headers: auth });
+    assert.equal(events.status, 200);
+    const head = ((await (await fetch(`${core}/v1/stats`, { headers: auth })).json()) as { head_seq: number })
+      .head_seq;
+    const poll = fetch(`${core}/v1/changes?since=${head}&wait_ms=60000`, { headers: auth }).catch(
+      () => undefined,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    assert.match(answer, /^HTTP\/1\.1 401/);
+    assert.match(upgraded, /^HTTP\/1\.1 101/);
+    const asked = Date.now();
+    proc.child.kill('SIGTERM');
+    assert.equal(await proc.exited, 0, 'a clean exit');
+    const took = Date.now() - asked;
+    assert.ok(took < 10_000, `stopped in ${took} ms`);
+    await poll;
+  } finally {
+    for (const s of sockets) s.destroy();
+    proc.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 });
