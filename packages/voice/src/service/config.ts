@@ -91,6 +91,11 @@ export const sttVariables = {
       'openai: the server root (e.g. http://127.0.0.1:8080); wyoming: tcp://host:port (e.g. tcp://127.0.0.1:10300)',
     ),
   STT_API_KEY: env.optionalString().describe('openai: bearer key, if the server needs one'),
+  STT_WYOMING_TOKEN: env
+    .optionalString()
+    .describe(
+      'wyoming: token sent first on each connection ({"type":"auth","data":{"token":"…"}}), for another Synthians whose Wyoming server listens beyond loopback (its WYOMING_TOKEN, else its SYNTHIANS_API_TOKEN); unset: no auth event (stock servers such as wyoming-faster-whisper need none)',
+    ),
   STT_MODEL: env.optionalString().describe('openai: model (default whisper-1); wyoming: ASR model name'),
   STT_LANGUAGE: env
     .optionalString()
@@ -112,6 +117,11 @@ export const ttsVariables = {
       'openai: the server root (e.g. https://api.openai.com); wyoming: tcp://host:port (Piper uses 10200)',
     ),
   TTS_API_KEY: env.optionalString().describe('openai: bearer key, if the server needs one'),
+  TTS_WYOMING_TOKEN: env
+    .optionalString()
+    .describe(
+      'wyoming: token sent first on each connection ({"type":"auth","data":{"token":"…"}}), for another Synthians whose Wyoming server listens beyond loopback (its WYOMING_TOKEN, else its SYNTHIANS_API_TOKEN); unset: no auth event (stock servers such as wyoming-piper need none)',
+    ),
   TTS_MODEL: env.optionalString().describe('openai: model (default tts-1)'),
   TTS_VOICE: env
     .optionalString()
@@ -182,8 +192,11 @@ export const wyomingSchema = z.object({
   MAX_AUDIO_BYTES: env
     .int(16 * 1024 * 1024, 1024, 1024 * 1024 * 1024)
     .describe('Largest Wyoming event payload in bytes (the connection is closed above)'),
-  WYOMING_TOKEN: env
-    .optionalString()
+  // Empty is unset (as loadConfig reads it), so compose's `${WYOMING_TOKEN:-}` validates as written.
+  WYOMING_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
     .describe(
       'Off loopback: the token Wyoming clients send in their first event, {"type":"auth","data":{"token":"…"}} (default: SYNTHIANS_API_TOKEN, which off loopback is required anyway for the HTTP routes); a separate value keeps satellites from holding the API token',
     ),

@@ -49,6 +49,7 @@ export function sttFromSettings(c: SttSettings): SttProvider {
     config.streaming = c.STT_STREAMING;
   } else if (c.STT_PROVIDER === 'wyoming') {
     Object.assign(config, tcpAddress('STT_URL', c.STT_URL));
+    if (c.STT_WYOMING_TOKEN) config.token = c.STT_WYOMING_TOKEN;
   }
   return createSttProvider(config);
 }
@@ -61,6 +62,7 @@ export function ttsFromSettings(c: TtsSettings): TtsProvider {
     config.model = c.TTS_MODEL;
   } else if (c.TTS_PROVIDER === 'wyoming') {
     Object.assign(config, tcpAddress('TTS_URL', c.TTS_URL));
+    if (c.TTS_WYOMING_TOKEN) config.token = c.TTS_WYOMING_TOKEN;
   }
   return createTtsProvider(config);
 }

@@ -29,6 +29,8 @@ export interface SttConfig {
   /** wyoming: server host and port (required). */
   host?: string;
   port?: number;
+  /** wyoming: token sent in an `auth` event first on each connection (a Synthians server off loopback). */
+  token?: string;
   /** Request / utterance timeout in ms. */
   timeoutMs?: number;
   /** pocketsphinx: command phrases (default DEFAULT_COMMANDS). */
@@ -44,7 +46,7 @@ interface Issue {
 
 const KNOWN_FIELDS: Record<SttProviderName, readonly string[]> = {
   openai: ['baseUrl', 'apiKey', 'model', 'language', 'timeoutMs', 'streaming'],
-  wyoming: ['host', 'port', 'model', 'language', 'timeoutMs'],
+  wyoming: ['host', 'port', 'token', 'model', 'language', 'timeoutMs'],
   pocketsphinx: ['commands', 'timeoutMs'],
 };
 
@@ -76,7 +78,7 @@ export function createSttProvider(config: SttConfig): SttProvider {
   if (config.timeoutMs !== undefined && !(typeof config.timeoutMs === 'number' && config.timeoutMs > 0)) {
     issues.push({ field: 'timeoutMs', message: 'must be a positive number of milliseconds' });
   }
-  for (const field of ['baseUrl', 'apiKey', 'host', 'port', 'commands', 'streaming'] as const) {
+  for (const field of ['baseUrl', 'apiKey', 'host', 'port', 'token', 'commands', 'streaming'] as const) {
     if (config[field] !== undefined && !KNOWN_FIELDS[provider].includes(field)) {
       issues.push({ field, message: `is not used by the ${provider} provider` });
     }
@@ -100,6 +102,7 @@ export function createSttProvider(config: SttConfig): SttProvider {
     }
   } else if (provider === 'wyoming') {
     str('host', true);
+    str('token', false);
     str('model', false);
     str('language', false);
     if (config.port === undefined)
@@ -142,6 +145,7 @@ export function createSttProvider(config: SttConfig): SttProvider {
     }
     case 'wyoming': {
       const o: WyomingSttOptions = { host: config.host!, port: config.port! };
+      if (config.token) o.token = config.token;
       if (config.model) o.model = config.model;
       if (config.language) o.language = config.language;
       if (config.timeoutMs !== undefined) o.timeoutMs = config.timeoutMs;

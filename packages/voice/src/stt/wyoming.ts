@@ -7,8 +7,11 @@
 // Newer streaming servers also send transcript-start, transcript-chunk {text} …, transcript-stop before the
 // final transcript; the chunks are concatenated and delivered as partials. `stream()` sends audio as it is
 // written. `check()` asks `describe` and reads the `info` answer.
+// With a `token`, every connection starts with our `auth {token}` event, for a Synthians Wyoming server that
+// listens beyond loopback (packages/voice/src/wyoming/README.md); its `unauthorized` error names the problem.
 import { badRequest } from '@synthians/kit';
-import { WyomingConnection, type WyomingEvent } from '../wyoming/protocol.ts';
+import { errorEventPrefix } from '../wyoming/access.ts';
+import { WyomingConnection, WyomingPeerError, type WyomingEvent } from '../wyoming/protocol.ts';
 import {
   abortError,
   checkSamples,
@@ -36,6 +39,11 @@ export interface WyomingSttOptions {
   connectTimeoutMs?: number;
   /** Samples per audio-chunk, default 1024 (64 ms). */
   chunkSamples?: number;
+  /**
+   * Sent in an `auth` event first on each connection (a Synthians Wyoming server off loopback requires it; its
+   * WYOMING_TOKEN, else SYNTHIANS_API_TOKEN). None is sent when unset.
+   */
+  token?: string;
 }
 
 export const WYOMING_AUDIO_FORMAT = Object.freeze({ rate: STT_SAMPLE_RATE, width: 2, channels: 1 });
@@ -115,6 +123,10 @@ export class WyomingStt implements SttProvider {
       }
       return { ok: true, detail: `${this.address} ASR models: ${models.join(', ')}` };
     } catch (err) {
+      if (err instanceof WyomingPeerError) {
+        const prefix = errorEventPrefix(err.data, this.options.token, 'STT_WYOMING_TOKEN');
+        return { ok: false, detail: `${this.address} ${prefix}${err.text}` };
+      }
       return { ok: false, detail: `${this.address}: ${err instanceof Error ? err.message : String(err)}` };
     } finally {
       conn?.socket.destroy();
@@ -130,6 +142,7 @@ export class WyomingStt implements SttProvider {
     try {
       return await WyomingConnection.connect(this.options.host, this.options.port, {
         timeoutMs: this.connectTimeoutMs,
+        ...(this.options.token ? { token: this.options.token } : {}),
       });
     } catch (err) {
       const code = systemErrorCode(err);
@@ -257,11 +270,14 @@ class WyomingSttStream implements SttStream {
         case 'error': {
           const text = typeof data.text === 'string' ? data.text : 'unknown error';
           this.settle.reject(
-            sttFailed(`Wyoming STT server ${this.provider.address} reported an error: ${text}`, {
-              address: this.provider.address,
-              upstreamMessage: text,
-              ...(typeof data.code === 'string' ? { upstreamCode: data.code } : {}),
-            }),
+            sttFailed(
+              `Wyoming STT server ${this.provider.address} ${errorEventPrefix(data, this.provider.options.token, 'STT_WYOMING_TOKEN')}${text}`,
+              {
+                address: this.provider.address,
+                upstreamMessage: text,
+                ...(typeof data.code === 'string' ? { upstreamCode: data.code } : {}),
+              },
+            ),
           );
           return;
         }

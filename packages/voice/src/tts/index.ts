@@ -44,6 +44,8 @@ export interface TtsConfig {
   /** wyoming: server host and port (required). */
   host?: string;
   port?: number;
+  /** wyoming: token sent in an `auth` event first on each connection (a Synthians server off loopback). */
+  token?: string;
   /** Network engines: connect/request timeout in ms. */
   timeoutMs?: number;
 }
@@ -67,7 +69,16 @@ export function createTtsProvider(config: TtsConfig): TtsProvider {
       if (!Number.isInteger(config.port) || config.port < 1 || config.port > 65535) {
         throw configError(`tts port must be an integer from 1 to 65535 (got ${String(config.port)})`);
       }
-      return new WyomingTtsProvider({ host: config.host, port: config.port, voice: config.voice, timeoutMs });
+      if (config.token !== undefined && typeof config.token !== 'string') {
+        throw configError('tts token must be a string');
+      }
+      return new WyomingTtsProvider({
+        host: config.host,
+        port: config.port,
+        voice: config.voice,
+        timeoutMs,
+        token: config.token,
+      });
     }
     case 'openai': {
       if (!config.baseUrl) {

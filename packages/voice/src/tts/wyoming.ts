@@ -3,7 +3,10 @@
 // `audio-start` {rate, width, channels}, `audio-chunk`s (raw PCM payloads) and `audio-stop`. Whatever format arrives
 // (16-bit, mono or stereo, any rate) is converted to the requested rate and encoding. `describe` -> `info` lists the
 // voices. The Wyoming `synthesize` event has no speaking-rate field, so `speed` is not applied by this engine.
+// With a `token`, every connection starts with our `auth {token}` event, for a Synthians Wyoming server that
+// listens beyond loopback (packages/voice/src/wyoming/README.md); its `unauthorized` error names the problem.
 import { AppError } from '@synthians/kit';
+import { errorEventPrefix } from '../wyoming/access.ts';
 import { WyomingConnection, audioFormatOf, type WyomingEvent } from '../wyoming/protocol.ts';
 import {
   concatBytes,
@@ -25,6 +28,11 @@ export interface WyomingTtsOptions {
   voice?: string;
   /** Connect timeout and the longest wait for any one event. Default 15000 ms. */
   timeoutMs?: number;
+  /**
+   * Sent in an `auth` event first on each connection (a Synthians Wyoming server off loopback requires it; its
+   * WYOMING_TOKEN, else SYNTHIANS_API_TOKEN). None is sent when unset.
+   */
+  token?: string;
 }
 
 export class WyomingTtsProvider implements TtsProvider {
@@ -33,6 +41,7 @@ export class WyomingTtsProvider implements TtsProvider {
   private readonly port: number;
   private readonly voice: string | undefined;
   private readonly timeoutMs: number;
+  private readonly token: string | undefined;
   private readonly open = new Set<WyomingConnection>();
 
   constructor(options: WyomingTtsOptions) {
@@ -40,11 +49,15 @@ export class WyomingTtsProvider implements TtsProvider {
     this.port = options.port;
     this.voice = options.voice;
     this.timeoutMs = options.timeoutMs ?? 15000;
+    this.token = options.token || undefined;
   }
 
   private async connect(): Promise<WyomingConnection> {
     try {
-      const conn = await WyomingConnection.connect(this.host, this.port, { timeoutMs: this.timeoutMs });
+      const conn = await WyomingConnection.connect(this.host, this.port, {
+        timeoutMs: this.timeoutMs,
+        ...(this.token ? { token: this.token } : {}),
+      });
       this.open.add(conn);
       conn.socket.once('close', () => this.open.delete(conn));
       return conn;
@@ -71,7 +84,8 @@ export class WyomingTtsProvider implements TtsProvider {
     if (event.type === 'error') {
       const text = typeof event.data?.text === 'string' ? event.data.text : 'unknown error';
       const code = typeof event.data?.code === 'string' ? event.data.code : undefined;
-      throw ttsFailed(`Wyoming TTS server reported an error: ${text}`, code ? { code } : undefined);
+      const prefix = errorEventPrefix(event.data ?? {}, this.token, 'TTS_WYOMING_TOKEN');
+      throw ttsFailed(`Wyoming TTS server ${prefix}${text}`, code ? { code } : undefined);
     }
     return event;
   }

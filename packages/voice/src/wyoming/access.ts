@@ -80,3 +80,18 @@ export class ClientAllowList {
     return type !== undefined && this.list.check(a, type);
   }
 }
+
+/**
+ * How a client words a server's `error` event before its text: our server's `unauthorized` means this connection
+ * needs a token (or another one), not that the request failed. `variable`: where the client's token is set.
+ */
+export function errorEventPrefix(
+  data: Record<string, unknown>,
+  token: string | undefined,
+  variable: string,
+): string {
+  if (data.code !== 'unauthorized') return 'reported an error: ';
+  return token
+    ? `refused the token in ${variable} (it must be the server's WYOMING_TOKEN, else its SYNTHIANS_API_TOKEN): `
+    : `requires authentication: set ${variable} to its WYOMING_TOKEN (else its SYNTHIANS_API_TOKEN), or list this host in its WYOMING_ALLOWED_CLIENTS. The server said: `;
+}

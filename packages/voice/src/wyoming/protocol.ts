@@ -4,6 +4,7 @@
 // header; both are read. Limits keep a bad peer from making us buffer without end.
 import net from 'node:net';
 import { badRequest } from '@synthians/kit';
+import { AUTH_EVENT } from './access.ts';
 
 /** The protocol version we announce in headers (the data/payload framing is the same since 1.0). */
 export const WYOMING_VERSION = '1.5.4';
@@ -189,6 +190,17 @@ function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The peer answered with an `error` event (`data`: its text and code, e.g. `unauthorized`). */
+export class WyomingPeerError extends Error {
+  readonly text: string;
+  constructor(readonly data: WyomingData) {
+    const text = typeof data.text === 'string' ? data.text : 'unknown error';
+    super(`Wyoming peer reported an error: ${text}`);
+    this.name = 'WyomingPeerError';
+    this.text = text;
+  }
+}
+
 /**
  * A Wyoming peer over a TCP socket: `send` events, `next()` / async-iterate the events received.
  * Used by our clients (STT/TTS providers talking to wyoming-faster-whisper, Piper, …) and by our server.
@@ -273,11 +285,15 @@ export class WyomingConnection {
     if (!this.options.keepOpenOnError) this.socket.destroy();
   }
 
-  /** Connects to `host:port` (rejects after `timeoutMs`). */
+  /**
+   * Connects to `host:port` (rejects after `timeoutMs`). With `token`, the first event written is our
+   * `auth {token}` extension (see access.ts), which a Synthians Wyoming server off loopback requires and one on
+   * loopback ignores; the server does not answer it, so the caller's events follow right away.
+   */
   static connect(
     host: string,
     port: number,
-    options: { timeoutMs?: number; limits?: Partial<WyomingLimits> } = {},
+    options: { timeoutMs?: number; limits?: Partial<WyomingLimits>; token?: string } = {},
   ): Promise<WyomingConnection> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host, port });
@@ -288,7 +304,10 @@ export class WyomingConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.setNoDelay(true);
-        resolve(new WyomingConnection(socket, options.limits));
+        const conn = new WyomingConnection(socket, options.limits);
+        // Written before the caller can send anything, so it is the first event on the wire.
+        if (options.token) socket.write(encodeEvent({ type: AUTH_EVENT, data: { token: options.token } }));
+        resolve(conn);
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
@@ -350,10 +369,7 @@ export class WyomingConnection {
     for (;;) {
       const e = await this.next(timeoutMs);
       if (!e) throw new Error(`Wyoming peer closed the connection while waiting for ${types.join('/')}`);
-      if (e.type === 'error') {
-        const text = typeof e.data?.text === 'string' ? e.data.text : 'unknown error';
-        throw new Error(`Wyoming peer reported an error: ${text}`);
-      }
+      if (e.type === 'error') throw new WyomingPeerError(e.data ?? {});
       if (types.includes(e.type)) return { event: e, skipped };
       skipped.push(e);
     }
