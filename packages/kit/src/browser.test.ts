@@ -9,6 +9,7 @@ import websocket from '@fastify/websocket';
 import { allowedHostNames, ConsoleCookie, CONSOLE_COOKIE, hostOf } from './browser.ts';
 import { loadConfig, serviceVariables } from './config.ts';
 import { createApp } from './http.ts';
+import { MAX_JSON_DEPTH } from './text.ts';
 import { stop } from './lifecycle.ts';
 import { createLogger } from './logger.ts';
 import { serviceSetup } from './service.ts';
@@ -164,6 +165,26 @@ test('text that cannot be stored exactly is a 400 invalid_text: NUL and lone sur
   });
   assert.equal(pair.statusCode, 200);
   assert.equal(pair.json().stored.text, 'a pair is fine 😀', 'stored exactly');
+  await a.close();
+});
+
+test('JSON nested deeper than MAX_JSON_DEPTH is a 400 nesting_too_deep, not a stack overflow where it is stored', async () => {
+  const a = await app({});
+  const nested = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+  const post = (payload: string) =>
+    a.inject({
+      method: 'POST',
+      url: '/v1/remember',
+      headers: { 'content-type': 'application/json' },
+      payload,
+    });
+  const deep = await post(`{"meta":${nested(20_000)}}`);
+  assert.equal(deep.statusCode, 400);
+  assert.equal(deep.json().error.code, 'nesting_too_deep');
+  const arrays = await post(`{"list":${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}}`);
+  assert.equal(arrays.json().error.code, 'nesting_too_deep');
+  const atLimit = await post(nested(MAX_JSON_DEPTH - 1));
+  assert.equal(atLimit.statusCode, 200, `${MAX_JSON_DEPTH} levels are accepted`);
   await a.close();
 });
 

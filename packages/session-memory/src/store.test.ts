@@ -136,6 +136,13 @@ for (const backend of backends) {
         store.addInteraction(s.session_id, { role: 'user', content: 'x', metadata: [] as never }),
         appError(400, 'invalid_metadata'),
       );
+      await assert.rejects(
+        store.addInteraction(s.session_id, { role: 'user', content: 'x', metadata: { k: 'a\u0000b' } }),
+        appError(400, 'invalid_metadata'),
+      );
+      // The text backslash-u-0-0-0-0 is no NUL: stored and read back as it is.
+      const other = await store.createSession({ metadata: { k: 'a\\u0000b' } });
+      assert.deepEqual((await store.getSession(other.session_id))?.metadata, { k: 'a\\u0000b' });
       for (let i = 1; i <= 5; i++) {
         const it = await store.addInteraction(s.session_id, {
           role: i % 2 ? 'user' : 'assistant',

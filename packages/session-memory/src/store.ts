@@ -221,6 +221,8 @@ const SUMMARY_SOURCE_LIMIT = 2000;
 const idPattern = /^[A-Za-z0-9_.:@-]{1,128}$/;
 // eslint-disable-next-line no-control-regex
 const controlChars = /[\u0000-\u001f\u007f]/;
+/** A NUL as JSON.stringify escapes it: \u0000 after an even number of backslashes (each pair is one backslash). */
+const escapedNul = /(?<!\\)(?:\\\\)*\\u0000/;
 
 const SESSION_COLUMNS = `session_id, user_id, status, metadata, summary, ttl_seconds, interaction_count, created_at,
   updated_at, last_active_at, expires_at, ended_at`;
@@ -1097,7 +1099,8 @@ export class SessionStore {
       throw badRequest(`invalid_${what}`, `${what} is not JSON-serialisable: ${(err as Error).message}`);
     }
     if (json === undefined) throw badRequest(`invalid_${what}`, `${what} is not JSON`);
-    if (json.includes('\\u0000')) throw badRequest(`invalid_${what}`, `${what} contains a NUL character`);
+    // JSON.stringify writes NUL as \u0000; the text "\u0000" (a backslash, then u0000) is written \\u0000 and is fine.
+    if (escapedNul.test(json)) throw badRequest(`invalid_${what}`, `${what} contains a NUL character`);
     if (Buffer.byteLength(json, 'utf8') > this.maxContentBytes) {
       throw badRequest(`${what}_too_large`, `${what} is larger than ${this.maxContentBytes} bytes as JSON`);
     }

@@ -126,7 +126,11 @@ test("/api/memory/* applies the coordinator's own body limit and text checks: 41
       ['POST', '/api/memory/search'],
       ['PATCH', '/api/memory/memories/some-id'],
     ] as const) {
-      const res = await fetch(`${c.url}${p}`, { method, headers: { 'content-type': 'application/json' }, body });
+      const res = await fetch(`${c.url}${p}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
       assert.equal(res.status, 413, `${method} ${p} with ${size} bytes`);
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'body_too_large');
     }

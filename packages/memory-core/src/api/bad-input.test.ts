@@ -750,6 +750,24 @@ describe('bad input', () => {
       status: 400,
       code: 'duplicate_id',
     });
+    // What the JSON API refuses, an import refuses too (the lines are not seen by the kit's body check).
+    for (const [bad, code] of [
+      ['{"content":"nul \\u0000"}', 'invalid_text'],
+      ['{"content":"lone \\ud800"}', 'invalid_text'],
+      ['{"tags":["lone \\udc00"]}', 'invalid_text'],
+      ['{"metadata":{"k\\u0000":1}}', 'invalid_text'],
+      [`{"metadata":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}`, 'nesting_too_deep'],
+    ]) {
+      const fields = JSON.stringify({ id: 'import-bad', content: 'x', embedding: good }).slice(0, -1);
+      await rejects(core, {
+        method: 'POST',
+        path: '/v1/import',
+        body: `${line}\n${fields},${bad!.slice(1)}`,
+        headers: ndjson,
+        status: 400,
+        code: code!,
+      });
+    }
     await rejects(core, {
       method: 'POST',
       path: '/v1/import',

@@ -2,7 +2,14 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
-import { AppError, badRequest, notFound, parseJsonOrThrow, type App } from '@synthians/kit';
+import {
+  AppError,
+  badRequest,
+  notFound,
+  parseJsonOrThrow,
+  rejectMalformedText,
+  type App,
+} from '@synthians/kit';
 import type { MemoryCore, MemoryPatch, SearchMode, WireMemory } from '../memory-core.ts';
 import { parseEmbedding, readEmbedding, vectorFromBase64 } from '../embeddings.ts';
 import { compileFilter } from '../filter.ts';
@@ -441,6 +448,9 @@ function parseImportLine(
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     throw badRequest('invalid_import', `line ${line}: not an object`);
   const where = `line ${line}`;
+  // JSON lines are not seen by the kit's check of JSON bodies: the same rules (no NUL, no lone surrogate, no deep
+  // nesting) apply to every line, or an import would store what the API refuses (and U+FFFD for a surrogate).
+  rejectMalformedText(v, where);
   if (typeof v.id !== 'string' || !/^[A-Za-z0-9_.:-]{1,128}$/.test(v.id))
     throw badRequest('invalid_import', `${where}: id must be a string of letters, digits, _ . : -`);
   if (typeof v.content !== 'string') throw badRequest('invalid_import', `${where}: content must be a string`);
