@@ -68,10 +68,36 @@ export async function createApp(options: AppOptions): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Ids as long as the schemas allow (up to 512) must be readable back; the router's default stops at 100.
+    routerOptions: { maxParamLength: 1024 },
+    // The router's own errors (a malformed percent-encoding, a path parameter too long) in the one error envelope.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      void reply.code(tooLong ? 414 : 400).send({
+        error: { code: tooLong ? 'uri_too_long' : 'invalid_url', message: error.message },
+      });
+    },
     ajv: { customOptions: {} },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
   // Bodies are JSON: without this, Fastify's default text/plain parser lets a wrong Content-Type through as a string.
   app.removeContentTypeParser('text/plain');
+  // JSON must be valid UTF-8: a stray byte would otherwise be stored as U+FFFD, not as what was sent.
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(
+        new AppError(400, 'invalid_text', 'The body is not valid UTF-8: it cannot be stored exactly'),
+        undefined,
+      );
+      return;
+    }
+    jsonParser(request, text, done);
+  });
 
   // Bodies are validated strictly (a string is not a number); query strings and params are coerced.
   const strict = makeAjv(false);

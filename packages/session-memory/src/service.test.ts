@@ -207,8 +207,8 @@ describe('embedded default (PGlite under the data directory)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'synthians-session-db-'));
     try {
       const first = await runDbMigrate({ dataDir: dir });
-      assert.deepEqual(first.applied, ['0001_initial']);
-      assert.deepEqual(await runDbMigrate({ dataDir: dir }), { applied: [], current: '0001_initial' });
+      assert.deepEqual(first.applied, ['0001_initial', '0002_memory_outbox']);
+      assert.deepEqual(await runDbMigrate({ dataDir: dir }), { applied: [], current: '0002_memory_outbox' });
       const env = { MIGRATE_ON_START: 'false', EXPIRY_INTERVAL_MS: '20' };
       const sm = await startTestService(sessionMemoryService, { dir, env });
       const mo = await startTestService(memoryOrchestratorService, { dir, env });

@@ -38,33 +38,6 @@ const PARALLEL_SERVICES = 4;
 /** Routes with a body limit of their own above the service's (an oversized JSON body is read, then refused). */
 const OWN_BODY_LIMIT = new Set(['memory-core POST /v1/import']);
 
-/**
- * Answers that break the contract in ways only packages/kit/src/http.ts can fix; tolerated (and counted in the
- * test's diagnostics) until it does — then delete this list:
- * - find-my-way's own errors skip the error handler: Fastify's default body instead of the envelope, for a path
- *   that is not valid percent-encoded UTF-8 (400 FST_ERR_BAD_URL) or a parameter over 100 characters (414
- *   FST_ERR_MAX_PARAM_LENGTH, even where the schema allows up to 512) — needs `frameworkErrors` and
- *   `routerOptions.maxParamLength`;
- * - Fastify's JSON parser decodes invalid UTF-8 as U+FFFD: the body is acknowledged and stored changed — needs a
- *   JSON parser that decodes with `fatal: true` (400 invalid_text).
- */
-const AWAITING_KIT_HTTP: { what: string; matches(o: Outcome): boolean }[] = [
-  {
-    what: 'ids as long as their schema allows refused (414: the router stops at 100 characters)',
-    matches: (o) => o.status === 414 && o.request.kind.endsWith(LONGEST_ALLOWED),
-  },
-  {
-    what: 'router errors without the envelope (FST_ERR_BAD_URL, FST_ERR_MAX_PARAM_LENGTH)',
-    matches: (o) =>
-      (o.status === 400 || o.status === 414) &&
-      /^\{"error":"Bad Request","code":"FST_ERR_(BAD_URL|MAX_PARAM_LENGTH)"/.test(o.body),
-  },
-  {
-    what: 'invalid UTF-8 in a JSON body acknowledged (stored as U+FFFD)',
-    matches: (o) => o.status < 300 && o.request.kind.endsWith(': invalid UTF-8'),
-  },
-];
-
 interface Target {
   name: string;
   url: string;
@@ -259,7 +232,6 @@ test('no bad input gets a 5xx from any route of any service, and every 4xx is th
     }),
   );
   const failures: string[] = [];
-  const awaiting = new Map<string, number>();
   let sent = 0;
   let routes = 0;
   for (const target of targets) {
@@ -269,11 +241,6 @@ test('no bad input gets a 5xx from any route of any service, and every 4xx is th
     for (const o of outcomes) {
       const why = problem(o);
       if (why === undefined) continue;
-      const known = AWAITING_KIT_HTTP.find((k) => k.matches(o));
-      if (known) {
-        awaiting.set(known.what, (awaiting.get(known.what) ?? 0) + 1);
-        continue;
-      }
       const url = o.request.url.length > 160 ? `${o.request.url.slice(0, 160)}…` : o.request.url;
       failures.push(
         `${target.name} ${o.request.method} ${url} [${o.request.kind}] → ${why}: ${excerpt(o.body)}`,
@@ -283,7 +250,6 @@ test('no bad input gets a 5xx from any route of any service, and every 4xx is th
   t.diagnostic(
     `${sent} requests to ${routes} routes of ${targets.length} services in ${Date.now() - started} ms`,
   );
-  for (const [what, count] of awaiting) t.diagnostic(`awaiting kit/http.ts: ${count} × ${what}`);
   assert.ok(routes > 100, `every service's routes were found (${routes})`);
   if (failures.length > 0) {
     const shown = failures.slice(0, 100).join('\n');
