@@ -9,6 +9,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { MemoryBus, startTestService, type TestService } from '@synthians/kit';
 import { vadService } from '@synthians/voice';
@@ -158,7 +160,11 @@ test('a spoken turn: fake microphone → page → spoken reply, transcript shown
   // The file: 1 s silence + "what time is it" (~1 s) + silence; hold through the phrase.
   await page.waitForTimeout(3000);
   await page.mouse.up();
-  await conversation().locator('.msg.user', { hasText: 'what time is it' }).waitFor({ timeout: 20000 });
+  // The fake microphone loops the file: a 3 s hold may catch the phrase's tail and the next one's start.
+  await conversation()
+    .locator('.msg.user', { hasText: 'what time is it' })
+    .first()
+    .waitFor({ timeout: 20000 });
   const reply = conversation()
     .locator('.msg.assistant', { hasText: /It's \d{1,2}:\d\d [AP]M/ })
     .last();
@@ -214,3 +220,110 @@ test('health: live status of every service; a stopped service shows as down', { 
   await screenshots('health-down');
   assert.deepEqual(offline, [], 'no request left 127.0.0.1');
 });
+
+test(
+  'a page of another site (another port of 127.0.0.1: same site, other origin) can neither talk to nor read the assistant',
+  { skip },
+  async (t) => {
+    // The attacker's page, served from its own origin; it tries the audio WebSocket, a turn and the memory export.
+    const evil = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>evil</title><p>hello</p>');
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    t.after(() => evil.close());
+    const evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}/`;
+    const attacker = await context.newPage();
+    t.after(() => attacker.close());
+    await attacker.goto(evilUrl);
+    const target = c.url;
+    const outcome = await attacker.evaluate(async (base) => {
+      const ws = await new Promise<string>((resolve) => {
+        const socket = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/audio`);
+        socket.onopen = () => {
+          socket.send(JSON.stringify({ type: 'text', text: 'remember that my bank PIN is 4711' }));
+          resolve('open');
+        };
+        socket.onerror = () => resolve('refused');
+      });
+      const post = await fetch(`${base}/v1/turns`, {
+        method: 'POST',
+        mode: 'no-cors',
+        headers: { 'content-type': 'text/plain' },
+        body: JSON.stringify({ text: 'remember that my bank PIN is 4711' }),
+      }).then(
+        (r) => `sent (${r.type})`,
+        () => 'refused',
+      );
+      const read = await fetch(`${base}/api/memory/export`).then(
+        (r) => r.text().then((body) => `read ${body.length} bytes`),
+        () => 'refused',
+      );
+      return { ws, post, read };
+    }, target);
+    assert.equal(outcome.ws, 'refused', 'the WebSocket upgrade is refused');
+    assert.equal(outcome.read, 'refused', 'the export cannot be read cross-origin');
+    const found = await fetch(`${stack.core.url}/v1/search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'bank PIN 4711', mode: 'lexical', top_k: 5 }),
+    });
+    const results = ((await found.json()) as { results: { content: string }[] }).results;
+    assert.equal(
+      results.filter((r) => r.content.includes('4711')).length,
+      0,
+      `nothing was stored (${outcome.post})`,
+    );
+  },
+);
+
+test(
+  'with a token: the console asks for it once, then talks by its session cookie (typed and spoken turns)',
+  { skip },
+  async (t) => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const guarded = await startCoordinator(
+      {
+        MEMORY_CORE_URL: stack.core.url,
+        ORCHESTRATOR_URL: stack.orch.url,
+        HEALTH_MONITOR_URL: monitor.url,
+        SYNTHIANS_API_TOKEN: 'console-browser-token-42',
+      },
+      { dir, bus },
+    );
+    t.after(() => guarded.destroy());
+    const p = await context.newPage();
+    t.after(() => p.close());
+    await p.goto(`${guarded.url}/#/talk`);
+    const token = p.getByLabel('API token');
+    await token.waitFor();
+    await token.fill('not-the-token');
+    await p.getByRole('button', { name: 'Log in' }).click();
+    await p.getByRole('alert').filter({ hasText: 'Wrong token' }).waitFor();
+    await token.fill('console-browser-token-42');
+    await p.getByRole('button', { name: 'Log in' }).click();
+    await p.getByLabel('Message').fill('what time is it');
+    await p.getByLabel('Message').press('Enter');
+    await p
+      .getByRole('log', { name: 'Conversation' })
+      .locator('.msg.assistant', { hasText: /It's \d{1,2}:\d\d [AP]M/ })
+      .waitFor();
+    const cookies = await context.cookies(guarded.url);
+    const session = cookies.find((k) => k.name === 'synthians_console');
+    assert.ok(session?.httpOnly, 'an HttpOnly session cookie');
+    assert.equal(session?.sameSite, 'Strict');
+    // The audio WebSocket opens with the cookie (a browser cannot send an Authorization header there).
+    await p.getByRole('button', { name: 'Push to talk' }).hover();
+    await p.mouse.down();
+    await p.getByRole('status', { name: 'Assistant state' }).filter({ hasText: 'listening' }).waitFor();
+    await p.waitForTimeout(3000);
+    await p.mouse.up();
+    await p
+      .getByRole('log', { name: 'Conversation' })
+      .locator('.msg.user', { hasText: 'what time is it' })
+      .last()
+      .waitFor({ timeout: 20000 });
+    await p.screenshot({ path: path.join(shots, 'login-talk.png') });
+  },
+);

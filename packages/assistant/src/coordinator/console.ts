@@ -90,7 +90,13 @@ export async function registerConsole(app: App, o: ConsoleOptions): Promise<{ cl
       proxyPayloads: false,
       httpMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
       replyOptions: {
-        rewriteRequestHeaders: (_req, headers) => ({ ...headers, ...auth }),
+        // A service call now, not a browser's: the coordinator checked the page's Origin and cookie; the memory
+        // core would (rightly) refuse a foreign Origin, and the console's cookie is none of its business.
+        rewriteRequestHeaders: (_req, headers) => {
+          const { origin: _o, referer: _r, cookie: _c, ...rest } = headers;
+          for (const k of Object.keys(rest)) if (k.startsWith('sec-fetch-')) delete rest[k];
+          return { ...rest, ...auth };
+        },
         onError: (reply, { error }) => {
           o.logger?.warn({ err: String(error) }, 'memory core unreachable from the console proxy');
           void reply.code(502).send({
