@@ -301,6 +301,7 @@ test(
     await token.fill('not-the-token');
     await p.getByRole('button', { name: 'Log in' }).click();
     await p.getByRole('alert').filter({ hasText: 'Wrong token' }).waitFor();
+    await p.screenshot({ path: path.join(shots, 'login.png') });
     await token.fill('console-browser-token-42');
     await p.getByRole('button', { name: 'Log in' }).click();
     await p.getByLabel('Message').fill('what time is it');
