@@ -55,6 +55,8 @@ interface Phase {
   by_status: Record<string, number>;
   latencies: number[];
   acknowledged: string[];
+  /** When (s into the phase) requests failed by timeout or connection error: the first ten. */
+  failed_at_s: number[];
 }
 
 /** `connections` clients sending back to back until `untilMs` (or `stop()` says so). */
@@ -62,7 +64,15 @@ async function load(
   untilMs: number,
   send: (i: number) => Promise<{ status: number; ms: number; ack?: string }>,
 ): Promise<Phase> {
-  const phase: Phase = { requests: 0, ok: 0, by_status: {}, latencies: [], acknowledged: [] };
+  const phase: Phase = {
+    requests: 0,
+    ok: 0,
+    by_status: {},
+    latencies: [],
+    acknowledged: [],
+    failed_at_s: [],
+  };
+  const startedMs = Date.now();
   let n = 0;
   const worker = async () => {
     while (Date.now() < untilMs) {
@@ -74,6 +84,7 @@ async function load(
         const kind = /timed out/.test(String(err)) ? 'timeout' : 'connection_error';
         phase.by_status[kind] = (phase.by_status[kind] ?? 0) + 1;
         phase.requests++;
+        if (phase.failed_at_s.length < 10) phase.failed_at_s.push(round((Date.now() - startedMs) / 1000, 1));
         if (kind === 'connection_error') await sleep(50);
         continue;
       }
@@ -137,6 +148,7 @@ const summary = (p: Phase, s: number) => ({
   ok_per_s: round(p.ok / s, 1),
   by_status: p.by_status,
   errors: p.requests - p.ok,
+  failed_at_s: p.failed_at_s,
   ...latencySummary(p.latencies),
 });
 
