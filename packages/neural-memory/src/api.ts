@@ -1,5 +1,6 @@
 // The HTTP API of the neural memory service, on the paths and fields of the original Synthians trainer-server
-// (successes carry `status: 'success'`; failures are the kit's error envelope with a real status code).
+// (successes carry `status: 'success'`; failures are the kit's error envelope with a real status code). Every reply
+// to a change comes after the change is durable (update log or snapshot, see namespaces.ts) and says `durable: true`.
 import { Type } from '@sinclair/typebox';
 import { badRequest, conflict, maskSecrets, type App, type Logger } from '@synthians/kit';
 import { defaults, resolveConfig, VARIANTS, type NeuralMemoryConfig, type Variant } from './config.ts';
@@ -7,7 +8,7 @@ import type { NeuralMemory } from './memory.ts';
 import { checkNamespace, type Entry, type NamespaceStore } from './namespaces.ts';
 import { fetchMemories, toSequences, type MemoryCoreQuery } from './memory-core-client.ts';
 import type { NeuralMemoryServiceConfig } from './service-config.ts';
-import { INVALID_EMBEDDING } from './validate.ts';
+import { INVALID_EMBEDDING, rejectZeroVector } from './validate.ts';
 
 export interface ApiContext {
   store: NamespaceStore;
@@ -25,8 +26,13 @@ const bodySchema = (summary: string, description?: string) => ({
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const list = (v: Float32Array | Float64Array) => Array.from(v);
 
+/** The first of `names` present in the body; all-zero vectors are refused (400 zero_vector). */
 function embeddingField(body: Body, ...names: string[]): unknown {
-  for (const name of names) if (body[name] !== undefined) return body[name];
+  for (const name of names)
+    if (body[name] !== undefined) {
+      rejectZeroVector(body[name], name);
+      return body[name];
+    }
   throw badRequest(INVALID_EMBEDDING, `${names[0]} is required (an array of numbers)`, { field: names[0] });
 }
 
@@ -88,6 +94,7 @@ function describeNamespace(store: NamespaceStore, e: Entry) {
     variant: e.memory.variant,
     mode: c.mode,
     dirty: e.dirty,
+    logged_since_snapshot: e.log.count,
     last_saved_at: iso(e.lastSavedAt),
     snapshot: store.snapshotInfo(e.name) !== null,
     input_dim: c.inputDim,
@@ -142,8 +149,7 @@ export function registerApi(app: App, ctx: ApiContext): void {
       const name = ns(body);
       const x = embeddingField(body, 'input_embedding', 'embedding');
       return store.run(name, (e) => {
-        const r = e.memory.update(x as ArrayLike<number>);
-        if (r.written) e.dirty = true;
+        const r = store.update(e, x);
         const out: Record<string, unknown> = {
           status: 'success',
           namespace: name,
@@ -157,6 +163,7 @@ export function registerApi(app: App, ctx: ApiContext): void {
           step: r.step,
           written: r.written,
           clipped: r.clipped,
+          durable: true,
         };
         if (r.variantOutput) out.variant_output = list(r.variantOutput);
         return out;
@@ -247,6 +254,7 @@ export function registerApi(app: App, ctx: ApiContext): void {
         bytes: r.bytes,
         step: e.memory.step,
         saved_at: iso(e.lastSavedAt),
+        durable: true,
       };
     });
   });
@@ -258,7 +266,13 @@ export function registerApi(app: App, ctx: ApiContext): void {
       const name = ns(req.body as Body);
       return store.queue(name, async () => {
         const e = await store.load(name);
-        return { status: 'success', namespace: name, step: e.memory.step, variant: e.memory.variant };
+        return {
+          status: 'success',
+          namespace: name,
+          step: e.memory.step,
+          variant: e.memory.variant,
+          durable: true,
+        };
       });
     },
   );
@@ -269,9 +283,8 @@ export function registerApi(app: App, ctx: ApiContext): void {
     async (req) => {
       const name = ns(req.body as Body);
       return store.run(name, (e) => {
-        e.memory.reset();
-        e.dirty = true;
-        return { status: 'success', namespace: name, step: e.memory.step };
+        store.reset(e);
+        return { status: 'success', namespace: name, step: e.memory.step, durable: true };
       });
     },
   );
@@ -288,14 +301,15 @@ export function registerApi(app: App, ctx: ApiContext): void {
       const cfg = modelConfigFrom(body.config);
       const seed = optionalNumber(body, 'seed', 0, 2 ** 31 - 1, true);
       resolveConfig({ ...store.defaultConfig, ...cfg }); // 400 invalid_config before queueing
-      return store.queue(name, () => {
-        const e = store.init(name, cfg, seed);
+      return store.queue(name, async () => {
+        const e = await store.init(name, cfg, seed);
         return {
           status: 'success',
           namespace: name,
           config: e.memory.config,
           seed: seed ?? store.seed,
           step: e.memory.step,
+          durable: true,
         };
       });
     },
@@ -305,7 +319,7 @@ export function registerApi(app: App, ctx: ApiContext): void {
     '/train_outer',
     bodySchema(
       'Learn the projections and gates (outer loop) from sequences of embeddings',
-      'sequences: number[][][] (time-ordered embeddings per sequence); without it, embeddings are read from the memory core (memory_core: {user_id, session_id, since, until, limit, filter, tags}); one sequence per session',
+      'sequences: number[][][] (time-ordered embeddings per sequence, at most NM_TRAIN_MAX_BODY_EMBEDDINGS in all); without it, embeddings are read from the memory core (memory_core: {user_id, session_id, since, until, limit, filter, tags}); one sequence per session. The trained state is snapshotted before the reply',
     ),
     async (req) => {
       const body = req.body as Body;
@@ -347,14 +361,18 @@ export function registerApi(app: App, ctx: ApiContext): void {
         if (!Array.isArray(sequences) || !sequences.every((s) => Array.isArray(s)))
           throw badRequest('invalid_sequences', 'sequences must be an array of arrays of embeddings');
         const total = (sequences as unknown[][]).reduce((n, s) => n + s.length, 0);
-        if (total > config.NM_TRAIN_MAX_EMBEDDINGS)
+        const max = Math.min(config.NM_TRAIN_MAX_EMBEDDINGS, config.NM_TRAIN_MAX_BODY_EMBEDDINGS);
+        if (total > max)
           throw badRequest(
             'too_many_embeddings',
-            `${total} embeddings given; at most ${config.NM_TRAIN_MAX_EMBEDDINGS} per call (NM_TRAIN_MAX_EMBEDDINGS)`,
+            `${total} embeddings given; at most ${max} per call in the body (NM_TRAIN_MAX_BODY_EMBEDDINGS; larger sets are read from the memory core)`,
           );
+        (sequences as unknown[][]).forEach((s, i) =>
+          s.forEach((x, t) => rejectZeroVector(x, `sequences[${i}][${t}]`)),
+        );
       }
       const fromCore = source.kind === 'memory_core';
-      return store.run(name, (e) => {
+      return store.run(name, async (e) => {
         const dim = e.memory.config.inputDim;
         const seqs = fromCore
           ? toSequences(sequences as Parameters<typeof toSequences>[0], dim)
@@ -364,8 +382,7 @@ export function registerApi(app: App, ctx: ApiContext): void {
         const opts: Parameters<NeuralMemory['trainOuter']>[1] = { epochs };
         if (lr !== undefined) opts.lr = lr;
         if (chunkSize !== undefined) opts.chunkSize = chunkSize;
-        const r = e.memory.trainOuter(seqs, opts);
-        e.dirty = true;
+        const r = await store.trainOuter(e, seqs, opts);
         return {
           status: 'success',
           namespace: name,
@@ -377,6 +394,7 @@ export function registerApi(app: App, ctx: ApiContext): void {
           steps: r.steps,
           took_ms: Math.round(performance.now() - started),
           source,
+          durable: true,
         };
       });
     },
@@ -436,6 +454,7 @@ export function registerApi(app: App, ctx: ApiContext): void {
         variant: store.variantOverride ?? store.defaultConfig.variant,
         storage_path: store.dir,
         autosave_interval_ms: store.autosaveIntervalMs,
+        snapshot_every_updates: store.snapshotEveryUpdates,
         namespaces_loaded: loaded.length,
         namespaces: [
           ...loaded
@@ -469,7 +488,7 @@ export function registerApi(app: App, ctx: ApiContext): void {
     '/config',
     bodySchema(
       'Change runtime options',
-      'variant (NONE, MAC, MAG, MAL; with namespace: that namespace only, else every namespace and new ones), autosave_interval_ms, log_level. Variant switches are applied between two updates of each namespace.',
+      'variant (NONE, MAC, MAG, MAL; with namespace: that namespace only, else every namespace and new ones), autosave_interval_ms, log_level. Variant switches are applied between two updates of each namespace and are durable (they survive restarts); autosave_interval_ms and log_level last until the process stops.',
     ),
     async (req) => {
       const body = req.body as Body;
@@ -493,29 +512,10 @@ export function registerApi(app: App, ctx: ApiContext): void {
       if (variant !== undefined) {
         if (body.namespace !== undefined) {
           const name = checkNamespace(body.namespace);
-          await store.run(name, (e) => {
-            if (e.memory.variant !== variant) {
-              e.memory.setVariant(variant);
-              e.dirty = true;
-            }
-          });
+          await store.run(name, (e) => store.setVariant(e, variant));
           applied.namespaces = [name];
         } else {
-          store.variantOverride = variant;
-          store.defaultConfig = { ...store.defaultConfig, variant };
-          const names = store.loaded().map((e) => e.name);
-          await Promise.all(
-            names.map((n) =>
-              store.queue(n, () => {
-                const e = store.get(n);
-                if (e && e.memory.variant !== variant) {
-                  e.memory.setVariant(variant);
-                  e.dirty = true;
-                }
-              }),
-            ),
-          );
-          applied.namespaces = names;
+          applied.namespaces = await store.setRuntimeVariant(variant);
         }
         applied.variant = variant;
       }
@@ -527,7 +527,9 @@ export function registerApi(app: App, ctx: ApiContext): void {
         logger.level = body.log_level.toLowerCase();
         applied.log_level = logger.level;
       }
-      return { ...effectiveConfig(), applied };
+      const runtimeOnly = ['autosave_interval_ms', 'log_level'].filter((k) => body[k] !== undefined);
+      // durable: the variant switch survives restarts; runtime_only: options that last until the process stops
+      return { ...effectiveConfig(), applied, durable: variant !== undefined, runtime_only: runtimeOnly };
     },
   );
 }

@@ -13,7 +13,9 @@ export {
   validateEmbedding,
   toFloat32,
   isInvalidEmbedding,
+  rejectZeroVector,
   INVALID_EMBEDDING,
+  ZERO_VECTOR,
   FLOAT32_MAX,
 } from './validate.ts';
 export type { VectorLike } from './validate.ts';

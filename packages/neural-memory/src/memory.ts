@@ -475,8 +475,11 @@ export class NeuralMemory {
     return result.summary;
   }
 
-  /** The complete state, versioned, with a checksum; `NeuralMemory.deserialize` restores it bit for bit. */
-  serialize(): Uint8Array {
+  /**
+   * The complete state, versioned, with a checksum; `NeuralMemory.deserialize` restores it bit for bit.
+   * `annotations` (JSON) are stored with it and returned by `deserializeAnnotated`.
+   */
+  serialize(annotations?: Record<string, unknown>): Uint8Array {
     const { h } = this;
     const header: SerializedHeader = {
       config: this.config,
@@ -490,6 +493,7 @@ export class NeuralMemory {
       surpHead: this.surpHead,
       rng: this.rng.state(),
     };
+    if (annotations) header.annotations = annotations;
     return writeState(header, [
       h.subarray(this.oWK, this.oWK + this.dk * this.din),
       h.subarray(this.oWQ, this.oWQ + this.dk * this.din),
@@ -507,6 +511,14 @@ export class NeuralMemory {
   }
 
   static deserialize(bytes: Uint8Array): NeuralMemory {
+    return NeuralMemory.deserializeAnnotated(bytes).memory;
+  }
+
+  /** `deserialize`, with the annotations stored by `serialize` ({} when there were none). */
+  static deserializeAnnotated(bytes: Uint8Array): {
+    memory: NeuralMemory;
+    annotations: Record<string, unknown>;
+  } {
     const { header, sections } = readState(bytes);
     let config: ResolvedConfig;
     try {
@@ -557,7 +569,7 @@ export class NeuralMemory {
     m.surpHead = header.surpHead;
     m.rng = Rng.fromState(header.rng);
     m.refreshDerived();
-    return m;
+    return { memory: m, annotations: header.annotations ?? {} };
   }
 
   // ---- internals: gates, projections, variants ------------------------------------------------------------------

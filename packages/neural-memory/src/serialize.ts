@@ -4,7 +4,8 @@
 //   zero, u32 byte length, the raw little-endian values, zero padding to a multiple of 8
 //   | 32-byte SHA-256 of everything before it.
 // The JSON header holds the resolved config, the backend, the variant and the scalar state (step, window
-// positions, RNG words and Box–Muller spare); the sections hold every array, raw, so a restore is bit-exact.
+// positions, RNG words and Box–Muller spare, and optional annotations of the owner); the sections hold every array,
+// raw, so a restore is bit-exact.
 import { createHash } from 'node:crypto';
 import { badRequest } from '@synthians/kit';
 import type { Backend } from './kernels.ts';
@@ -29,6 +30,8 @@ export interface SerializedHeader {
   surpCount: number;
   surpHead: number;
   rng: RngState;
+  /** What the owner of the memory keeps with it (the service: the log position and time of the snapshot). */
+  annotations?: Record<string, unknown>;
 }
 
 const pad8 = (n: number) => (8 - (n % 8)) % 8;
@@ -115,4 +118,9 @@ function checkHeader(h: SerializedHeader): void {
     !(r.spare === null || typeof r.spare === 'number')
   )
     throw bad('bad rng state');
+  if (
+    h.annotations !== undefined &&
+    (typeof h.annotations !== 'object' || h.annotations === null || Array.isArray(h.annotations))
+  )
+    throw bad('bad annotations');
 }

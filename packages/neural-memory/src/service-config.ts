@@ -22,11 +22,29 @@ const hiddenDims = z
     return dims;
   });
 
+/**
+ * Bytes per number in a JSON embedding, at most: a float64 printed by JSON.stringify is at most a sign, 17
+ * significant digits, a point and an exponent ("-1.2345678901234567e-10", 23 characters), plus the comma.
+ */
+const JSON_BYTES_PER_NUMBER = 24;
+
+/**
+ * The largest legitimate request body: a /train_outer with `sequences` in the body at its limit,
+ * maxEmbeddings × (inputDim numbers × 24 bytes + brackets), plus 64 KiB for the rest of the request. Every other
+ * route takes one or two embeddings. At the defaults, 1024 × (768 × 24 + 2) + 65536 = 18,941,952 bytes (≈ 18 MiB),
+ * so a 40 MB body is refused with 413 before it is parsed. Larger training sets come from the memory core.
+ */
+export function bodyLimitFor(inputDim: number, maxEmbeddings: number): number {
+  return maxEmbeddings * (inputDim * JSON_BYTES_PER_NUMBER + 2) + 64 * 1024;
+}
+
+const DEFAULT_TRAIN_MAX_BODY_EMBEDDINGS = 1024;
+
 export const neuralMemorySchema = z.object({
   ...serviceVariables(
     'neural-memory',
     8001,
-    64 * 1024 * 1024,
+    bodyLimitFor(768, DEFAULT_TRAIN_MAX_BODY_EMBEDDINGS),
     '; also sent to the memory core by /train_outer',
   ),
   NEURAL_MEMORY_STORAGE_PATH: env
@@ -40,7 +58,14 @@ export const neuralMemorySchema = z.object({
     .describe('Timeout of each request to the memory core (a timed-out URL counts as down)'),
   NM_AUTOSAVE_INTERVAL_MS: env
     .int(30000, 0, 86_400_000)
-    .describe('Save every changed namespace this often (0 disables; state is always saved at shutdown)'),
+    .describe(
+      'Snapshot a namespace with logged changes once its snapshot is this old, by the time stored in the snapshot (so restarts do not postpone it); 0: only NM_SNAPSHOT_EVERY_UPDATES and shutdown snapshot. Changes are durable before they are acknowledged either way (the update log)',
+    ),
+  NM_SNAPSHOT_EVERY_UPDATES: env
+    .int(5000, 0, 10_000_000)
+    .describe(
+      'Snapshot a namespace (and empty its update log) after this many logged changes since its last snapshot; bounds the log (≈ 3 KB per update at 768 dimensions) and the replay at start-up. 0: by time only',
+    ),
   NM_VARIANT: z
     .enum(VARIANTS as [Variant, ...Variant[]])
     .default('NONE')
@@ -70,6 +95,11 @@ export const neuralMemorySchema = z.object({
   NM_TRAIN_MAX_EMBEDDINGS: env
     .int(20000, 1, 10_000_000)
     .describe('Largest number of embeddings one /train_outer call may train on'),
+  NM_TRAIN_MAX_BODY_EMBEDDINGS: env
+    .int(DEFAULT_TRAIN_MAX_BODY_EMBEDDINGS, 1, 1_000_000)
+    .describe(
+      'Largest number of embeddings /train_outer accepts in its body (`sequences`); with NM_INPUT_DIM it sets the default MAX_BODY_BYTES (this × (NM_INPUT_DIM × 24 + 2) + 64 KiB). Larger training sets are read from the memory core',
+    ),
 });
 
 export type NeuralMemoryServiceConfig = z.infer<typeof neuralMemorySchema>;
@@ -83,6 +113,13 @@ export function loadNeuralMemoryConfig(source: Env = process.env): NeuralMemoryS
     throw err;
   }
   return config;
+}
+
+/** MAX_BODY_BYTES when it is set in `source`, else the largest legitimate body for this configuration. */
+export function effectiveBodyLimit(config: NeuralMemoryServiceConfig, source: Env): number {
+  const given = source.MAX_BODY_BYTES;
+  if (given !== undefined && given.trim() !== '') return config.MAX_BODY_BYTES;
+  return bodyLimitFor(config.NM_INPUT_DIM, config.NM_TRAIN_MAX_BODY_EMBEDDINGS);
 }
 
 /** The NeuralMemory configuration of a new namespace, from the service configuration. */

@@ -154,6 +154,8 @@ describe('neural memory service: endpoints', () => {
       ['NaN literal', `{"input_embedding": [NaN${',0'.repeat(DIM - 1)}]}`, 'invalid_json'],
       ['1e400', `{"input_embedding": [1e400${',0'.repeat(DIM - 1)}]}`, 'invalid_embedding'],
       ['float32 overflow', { input_embedding: [1e39, ...vec(1).slice(1)] }, 'invalid_embedding'],
+      ['all zeros', { input_embedding: new Array(DIM).fill(0) }, 'zero_vector'],
+      ['all zeros, wrong length', { input_embedding: [0, 0, 0] }, 'zero_vector'],
     ];
     for (const path of ['/update_memory', '/retrieve', '/calculate_gates', '/analyze_surprise']) {
       for (const [what, body, code] of cases) {
@@ -169,6 +171,41 @@ describe('neural memory service: endpoints', () => {
       (n: { namespace: string }) => n.namespace,
     );
     assert.ok(!names.includes('../etc'), 'no namespace was created from bad input');
+  });
+
+  test('zero vectors in train_outer sequences are refused with 400 zero_vector', async () => {
+    const r = await nm.request('POST', '/train_outer', {
+      namespace: 'zero',
+      sequences: [[vec(1), vec(2), new Array(DIM).fill(0)]],
+    });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error.code, 'zero_vector');
+    assert.match(r.body.error.message, /sequences\[0\]\[2\]/);
+  });
+
+  test('body limit: a 40 MB body gets 413; the largest legitimate train_outer body fits', async () => {
+    const big = await nm.request(
+      'POST',
+      '/update_memory',
+      `{"input_embedding":[${'0.1,'.repeat(10_000_000)}0.1]}`,
+    );
+    assert.equal(big.status, 413);
+    assert.equal(big.body.error.code, 'body_too_large');
+    // NM_TRAIN_MAX_BODY_EMBEDDINGS (1024) embeddings of DIM numbers printed at their widest JSON form
+    const wide = '-1.2345678901234567e-10';
+    const embedding = `[${Array.from({ length: DIM }, () => wide).join(',')}]`;
+    const sequences = Array.from({ length: 8 }, () => Array.from({ length: 128 }, () => embedding).join(','));
+    const body = `{"namespace":"widest","epochs":1,"sequences":[${sequences.map((s) => `[${s}]`).join(',')}]}`;
+    const fits = await nm.request('POST', '/train_outer', body);
+    assert.equal(fits.status, 200, JSON.stringify(fits.body).slice(0, 300));
+    assert.equal(fits.body.embeddings, 1024);
+    assert.equal(fits.body.durable, true);
+    const over = await nm.request(
+      'POST',
+      '/train_outer',
+      body.replace('"namespace"', `"pad":"${'x'.repeat(80_000)}","namespace"`),
+    );
+    assert.equal(over.status, 413, 'the limit is the largest legitimate body plus 64 KiB');
   });
 
   test('reset clears the memory but keeps the namespace', async () => {

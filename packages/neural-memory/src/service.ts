@@ -1,5 +1,6 @@
 // The neural memory service ("trainer-server"): per-namespace Titans neural memories behind the original Synthians
-// trainer-server's HTTP API, with snapshots on disk, autosave, and outer-loop training from the memory core.
+// trainer-server's HTTP API, durable (an update log synced before each reply, snapshots on a schedule that survives
+// restarts), with outer-loop training from the memory core.
 import { resolve } from 'node:path';
 import {
   createApp,
@@ -8,7 +9,12 @@ import {
   type ServiceDefinition,
   type ServiceInstance,
 } from '@synthians/kit';
-import { loadNeuralMemoryConfig, modelConfig, neuralMemorySchema } from './service-config.ts';
+import {
+  effectiveBodyLimit,
+  loadNeuralMemoryConfig,
+  modelConfig,
+  neuralMemorySchema,
+} from './service-config.ts';
 import { NamespaceStore } from './namespaces.ts';
 import { registerApi } from './api.ts';
 
@@ -29,13 +35,14 @@ export const neuralMemoryService: ServiceDefinition = {
       defaultConfig: modelConfig(config),
       seed: config.NM_SEED,
       maxLoaded: config.NM_MAX_NAMESPACES,
+      snapshotEveryUpdates: config.NM_SNAPSHOT_EVERY_UPDATES,
     });
     const startedAt = Date.now();
     const app = await createApp({
       ...http,
       service: name,
       logger,
-      bodyLimit: config.MAX_BODY_BYTES,
+      bodyLimit: effectiveBodyLimit(config, context.env),
       token: config.SYNTHIANS_API_TOKEN,
       description:
         'Synthians neural memory: Titans-style test-time-learned memory per namespace (the trainer-server API).',
@@ -57,6 +64,9 @@ export const neuralMemoryService: ServiceDefinition = {
       host,
       port,
       async start() {
+        // replay what a crash left in the update logs (and snapshot it) before the schedule starts
+        const replayed = await store.recover();
+        if (replayed > 0) logger.info({ namespaces: replayed }, 'namespaces restored from their update logs');
         store.setAutosave(config.NM_AUTOSAVE_INTERVAL_MS);
       },
       async close() {

@@ -62,7 +62,8 @@ describe('train_outer', () => {
       (n) => n.namespace === 't',
     );
     assert.equal(e?.step, 0, 'memory reset after outer training');
-    assert.equal(e?.dirty, true, 'trained namespace is dirty');
+    assert.equal(e?.dirty, false, 'the trained state was snapshotted before the reply');
+    assert.equal(r.body.durable, true);
   });
 
   test('bad sequences are 400 and change nothing', async () => {

@@ -4,6 +4,8 @@
 import { AppError, badRequest } from '@synthians/kit';
 
 export const INVALID_EMBEDDING = 'invalid_embedding';
+/** An all-zero embedding: no direction, so it cannot be a key, a value or a query (the service refuses it). */
+export const ZERO_VECTOR = 'zero_vector';
 
 /** Largest finite float32; larger finite doubles would become ±Infinity when stored. */
 export const FLOAT32_MAX = 3.4028234663852886e38;
@@ -43,6 +45,20 @@ export function validateEmbedding(x: unknown, dim: number, name = 'embedding'): 
       );
     }
   }
+}
+
+/**
+ * Throws AppError(400, 'zero_vector') when `x` is an array (or typed array) whose elements are all zero. Anything
+ * else passes: length and element checks are `validateEmbedding`'s.
+ */
+export function rejectZeroVector(x: unknown, name = 'embedding'): void {
+  if (x === null || typeof x !== 'object' || !(Array.isArray(x) || ArrayBuffer.isView(x))) return;
+  const v = x as ArrayLike<unknown>;
+  if (typeof v.length !== 'number' || v.length === 0) return;
+  for (let i = 0; i < v.length; i++) if (v[i] !== 0) return;
+  throw badRequest(ZERO_VECTOR, `${name} is all zeros; an embedding needs a direction`, {
+    length: v.length,
+  });
 }
 
 /** Validates and copies into `out` (or a new Float32Array). */
