@@ -152,6 +152,21 @@ const summary = (p: Phase, s: number) => ({
   ...latencySummary(p.latencies),
 });
 
+/** The process's V8 heap and memory outside it (one process runs every service), from the coordinator's /metrics. */
+async function heap(): Promise<Record<string, number>> {
+  const r = await request(COORDINATOR, 'GET', '/metrics', undefined, { timeoutMs: 5000 });
+  const text = r.body.toString();
+  const mbOf = (name: string) => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+    return m ? Math.round(Number(m[1]) / 2 ** 20) : NaN;
+  };
+  return {
+    heap_used_mb: mbOf('nodejs_heap_size_used_bytes'),
+    heap_total_mb: mbOf('nodejs_heap_size_total_bytes'),
+    external_mb: mbOf('nodejs_external_memory_bytes'),
+  };
+}
+
 async function outbox(): Promise<number | undefined> {
   try {
     const r = await request(COORDINATOR, 'GET', '/health', undefined, { timeoutMs: 2000 });
@@ -181,6 +196,7 @@ try {
   log(`up in ${first.readyS} s; settling 5 s`);
   await sleep(5000);
   const rssStart = memoryOf(first.child.pid!);
+  const heapStart = await heap();
   let peak = rssStart.rss_mb;
   const sampler = setInterval(() => {
     try {
@@ -205,6 +221,7 @@ try {
   }
   clearInterval(sampler);
   const rssAfter = memoryOf(first.child.pid!);
+  const heapAfter = await heap();
 
   log(`kill -9 during a ${burstS} s burst of turns`);
   const tree = processTree(first.child.pid!);
@@ -264,6 +281,7 @@ try {
       missing_examples: [...turnWrites.missing, ...directWrites.missing],
     },
     rss_mb: { start: rssStart.rss_mb, peak, after_settle: rssAfter.rss_mb, growth_percent: growth },
+    heap: { start: heapStart, after_settle: heapAfter },
     targets: {
       lost: { value: lost, target: '= 0', met: lost === 0 },
       rss_growth: { value: growth, target: '<= 20 %', met: growth <= 20 },

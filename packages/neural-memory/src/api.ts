@@ -8,7 +8,7 @@ import type { NeuralMemory } from './memory.ts';
 import { checkNamespace, type Entry, type NamespaceStore } from './namespaces.ts';
 import { fetchMemories, toSequences, type MemoryCoreQuery } from './memory-core-client.ts';
 import type { NeuralMemoryServiceConfig } from './service-config.ts';
-import { INVALID_EMBEDDING, rejectZeroVector } from './validate.ts';
+import { INVALID_EMBEDDING, rejectZeroVector, toFloat32 } from './validate.ts';
 
 export interface ApiContext {
   store: NamespaceStore;
@@ -167,6 +167,33 @@ export function registerApi(app: App, ctx: ApiContext): void {
         };
         if (r.variantOutput) out.variant_output = list(r.variantOutput);
         return out;
+      });
+    },
+  );
+
+  app.post(
+    '/update_memory_batch',
+    bodySchema(
+      'Write up to 1000 embeddings into the memory, in order (one durable write for all)',
+      'The same learning step as /update_memory for each of input_embeddings, in order, in one namespace; every update is logged and the answer waits for one sync. Answers each step’s loss, surprise and step.',
+    ),
+    async (req) => {
+      const body = req.body as Body;
+      const name = ns(body);
+      const xs = body.input_embeddings;
+      if (!Array.isArray(xs) || xs.length === 0 || xs.length > 1000)
+        throw badRequest(INVALID_EMBEDDING, 'input_embeddings must be an array of 1 to 1000 embeddings', {
+          field: 'input_embeddings',
+        });
+      xs.forEach((x, i) => rejectZeroVector(x, `input_embeddings[${i}]`));
+      return store.run(name, (e) => {
+        // Checked whole before the first update: a bad item changes nothing.
+        const inputs = xs.map((x, i) => toFloat32(x, e.memory.config.inputDim, `input_embeddings[${i}]`));
+        const results = inputs.map((x) => {
+          const r = store.update(e, x);
+          return { loss: r.loss, grad_norm: r.gradNorm, surprise: r.surprise, step: r.step };
+        });
+        return { status: 'success', namespace: name, variant: e.memory.variant, results, durable: true };
       });
     },
   );

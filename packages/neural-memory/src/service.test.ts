@@ -43,6 +43,38 @@ describe('neural memory service: endpoints', () => {
     assert.ok(r2.body.loss < b.loss, 'writing the same item again has a smaller loss');
   });
 
+  test('update_memory_batch learns like the same updates one by one; a bad item changes nothing', async () => {
+    const xs = [vec(11), vec(12), vec(13)];
+    const one: { surprise: number; step: number }[] = [];
+    for (const x of xs) {
+      const r = await nm.request('POST', '/update_memory', { input_embedding: x, namespace: 'single' });
+      assert.equal(r.status, 200);
+      one.push({ surprise: r.body.surprise, step: r.body.step });
+    }
+    const batch = await nm.request('POST', '/update_memory_batch', {
+      input_embeddings: xs,
+      namespace: 'batched',
+    });
+    assert.equal(batch.status, 200, JSON.stringify(batch.body));
+    assert.equal(batch.body.durable, true);
+    assert.deepEqual(
+      batch.body.results.map((r: { surprise: number; step: number }) => ({
+        surprise: r.surprise,
+        step: r.step,
+      })),
+      one,
+    );
+    const before = await nm.request('POST', '/retrieve', { input_embedding: vec(12), namespace: 'batched' });
+    for (const bad of [[], [vec(14), vec(1).map(() => 0)], [vec(14), [1, 2]], 'x'])
+      assert.equal(
+        (await nm.request('POST', '/update_memory_batch', { input_embeddings: bad, namespace: 'batched' }))
+          .status,
+        400,
+      );
+    const after = await nm.request('POST', '/retrieve', { input_embedding: vec(12), namespace: 'batched' });
+    assert.deepEqual(after.body.retrieved_embedding, before.body.retrieved_embedding, 'nothing changed');
+  });
+
   test('retrieve recalls what was written (input_embedding or query_embedding)', async () => {
     const x = vec(7);
     const before = (await nm.request('POST', '/retrieve', { namespace: 'recall', input_embedding: x })).body;

@@ -78,8 +78,8 @@ export class MemoryCoreClient {
    * 503 read_only_standby is skipped. When none accepts: 503 memory_core_unavailable. A 4xx is the caller's and
    * is passed through unchanged.
    */
-  write(path: string, body: unknown): Promise<CoreResult> {
-    return this.send('write', 'POST', path, body);
+  write(path: string, body: unknown, timeoutMs?: number): Promise<CoreResult> {
+    return this.send('write', 'POST', path, body, timeoutMs);
   }
 
   /** A read is answered by the first core that answers (primary, then standbys); 4xx passed through. */
@@ -87,12 +87,18 @@ export class MemoryCoreClient {
     return this.send('read', method, path, body);
   }
 
-  private async send(kind: 'read' | 'write', method: 'GET' | 'POST', path: string, body: unknown) {
+  private async send(
+    kind: 'read' | 'write',
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    timeoutMs = this.options.timeoutMs,
+  ) {
     const failures: { url: string; error: string }[] = [];
     for (const url of this.urls) {
       let reply: Reply;
       try {
-        reply = await call(url, method, path, body, this.options);
+        reply = await call(url, method, path, body, { ...this.options, timeoutMs });
       } catch (err) {
         if (!(err instanceof Unreachable)) throw err;
         failures.push({ url, error: err.message });

@@ -194,28 +194,47 @@ export class CascadeEngine {
     });
     const t0 = performance.now();
     const stored = await this.storeBatch(items);
-    const results: BatchResult['items'] = [];
     const degraded = new Set<string>();
+    const results: BatchResult['items'] = items.map((_, i) => {
+      const s = stored[i]!;
+      return {
+        memory_id: s.id,
+        quickrecal_score: s.quickrecal_score,
+        surprise: null,
+        boost_applied: 0,
+        ...(s.duplicate ? { duplicate: true } : {}),
+      };
+    });
+    // The new memories of each namespace, in order: one neural-memory request learns them all.
+    const groups = new Map<string, number[]>();
+    items.forEach((item, i) => {
+      if (stored[i]!.duplicate || !stored[i]!.embedding) return;
+      const namespace = resolveNamespace(item.namespace, item.metadata ?? {});
+      groups.set(namespace, [...(groups.get(namespace) ?? []), i]);
+    });
     await Promise.all(
-      items.map(async (item, i) => {
-        const s = stored[i]!;
-        const metadata = item.metadata ?? {};
-        const namespace = resolveNamespace(item.namespace, metadata);
-        const entry: BatchResult['items'][number] = {
-          memory_id: s.id,
-          quickrecal_score: s.quickrecal_score,
-          surprise: null,
-          boost_applied: 0,
-          ...(s.duplicate ? { duplicate: true } : {}),
-        };
-        results[i] = entry;
-        if (s.duplicate || !s.embedding) return;
+      [...groups].map(async ([namespace, indices]) => {
+        const first = items[indices[0]!]!;
         const learned = await this.enqueue(namespace, () =>
-          this.learn(namespace, s.id, s.embedding!, item.content, metadata),
+          this.learn(
+            namespace,
+            indices.map((i) => stored[i]!.embedding!),
+            first.content,
+            first.metadata ?? {},
+          ),
         );
-        entry.surprise = learned.surprise;
-        entry.boost_applied = learned.boost;
         for (const d of learned.failed) degraded.add(d);
+        // Boosts are independent of each other: sent together, not one by one behind a busy memory core.
+        await Promise.all(
+          learned.steps.map(async (step, n) => {
+            const r = results[indices[n]!]!;
+            r.surprise = step.surprise;
+            if (!step.boost) return;
+            const applied = await this.applyBoost(r.memory_id, step.boost.delta, step.boost.reason);
+            if (applied === undefined) degraded.add('boost');
+            else r.boost_applied = applied;
+          }),
+        );
       }),
     );
     this.counts.cycles += items.length;
@@ -230,46 +249,39 @@ export class CascadeEngine {
   }
 
   private async storeBatch(items: BatchItem[]): Promise<StoredItem[]> {
-    const wire = (item: BatchItem) => ({
-      ...(item.id ? { id: item.id } : {}),
-      content: item.content,
-      metadata: item.metadata ?? {},
-    });
-    const store = async (batch: BatchItem[]) => {
-      const r = await this.o.core.write('/v1/memories/batch?include_embedding=true', {
-        memories: batch.map(wire),
-      });
-      return (r.body as { items: StoredItem[] }).items;
-    };
-    try {
-      return await store(items);
-    } catch (err) {
-      if (!(AppError.isInstance(err) && err.statusCode === 409)) throw err;
-    }
-    // Some ids exist: a batch retried after its memories were stored. Store one by one, skipping those.
-    const out: StoredItem[] = [];
-    for (const item of items) {
-      try {
-        out.push((await store([item]))[0]!);
-      } catch (err) {
-        if (!(AppError.isInstance(err) && err.statusCode === 409 && item.id)) throw err;
-        out.push({ id: item.id, quickrecal_score: 0, duplicate: true });
-      }
-    }
-    return out;
+    const r = await this.o.core.write(
+      '/v1/memories/batch?include_embedding=true&skip_existing=true',
+      {
+        memories: items.map((item) => ({
+          ...(item.id ? { id: item.id } : {}),
+          content: item.content,
+          metadata: item.metadata ?? {},
+        })),
+      },
+      // One transaction for the whole batch: give it the time a batch takes, not the time of one request.
+      Math.max(this.o.config.MEMORY_CORE_TIMEOUT_MS, 10_000 + 20 * items.length),
+    );
+    return (r.body as { items: (StoredItem & { existing?: boolean })[] }).items.map((s) =>
+      s.existing ? { id: s.id, quickrecal_score: 0, duplicate: true } : s,
+    );
   }
 
-  /** The learning steps of a cycle for a stored memory: variant, neural-memory update, surprise → boost. */
+  /**
+   * The learning steps of a cycle for a namespace's new memories, in order: the variant (chosen by the first one's
+   * content), one neural-memory request for all the updates, and the boost each update's surprise earns.
+   */
   private async learn(
     namespace: string,
-    memoryId: string,
-    vector: number[],
+    vectors: number[][],
     content: string,
     metadata: Record<string, unknown>,
-  ): Promise<{ surprise: number | null; boost: number; failed: string[] }> {
-    const { core, nm, config } = this.o;
+  ): Promise<{
+    steps: { surprise: number; boost?: { delta: number; reason: string } }[];
+    failed: string[];
+  }> {
+    const { nm, config } = this.o;
     const state = this.state(namespace);
-    state.cycles++;
+    state.cycles += vectors.length;
     state.lastAt = Date.now();
     const failed: string[] = [];
     try {
@@ -282,31 +294,41 @@ export class CascadeEngine {
     } catch {
       failed.push('nm_config');
     }
-    let u: { loss: number; surprise: number; variant?: Variant };
+    let u: { variant?: Variant; results: { loss: number; surprise: number }[] };
     try {
-      u = (await nm.post('/update_memory', { input_embedding: vector, namespace })) as typeof u;
+      u = (await nm.post('/update_memory_batch', { input_embeddings: vectors, namespace })) as typeof u;
     } catch {
       failed.push('nm_update');
-      return { surprise: null, boost: 0, failed };
+      return { steps: [], failed };
     }
-    state.surprises.push(u.surprise);
+    const variant = u.variant ?? state.variant ?? config.DEFAULT_VARIANT;
+    if (u.variant) state.variant = u.variant;
+    const steps = u.results.map((r) => {
+      state.surprises.push(r.surprise);
+      const delta = surpriseBoost(r.surprise, this.boost);
+      this.o.observeSurprise?.(r.surprise, delta);
+      return delta > 0
+        ? { surprise: r.surprise, boost: { delta, reason: boostReason(r.surprise, r.loss, variant) } }
+        : { surprise: r.surprise };
+    });
     if (state.surprises.length > config.SURPRISE_WINDOW)
       state.surprises.splice(0, state.surprises.length - config.SURPRISE_WINDOW);
-    const delta = surpriseBoost(u.surprise, this.boost);
-    this.o.observeSurprise?.(u.surprise, delta);
-    if (delta <= 0) return { surprise: u.surprise, boost: 0, failed };
+    return { steps, failed };
+  }
+
+  /** Raises a memory's QuickRecal by a surprise boost; the change applied, or undefined when it failed. */
+  private async applyBoost(memoryId: string, delta: number, reason: string): Promise<number | undefined> {
     try {
-      const b = await core.write('/api/memories/update_quickrecal_score', {
+      const b = await this.o.core.write('/api/memories/update_quickrecal_score', {
         memory_id: memoryId,
         delta,
-        reason: boostReason(u.surprise, u.loss, u.variant ?? state.variant ?? config.DEFAULT_VARIANT),
+        reason,
       });
       const body = b.body as { previous_score: number; new_score: number };
       this.counts.boosts++;
-      return { surprise: u.surprise, boost: round(body.new_score - body.previous_score), failed };
+      return round(body.new_score - body.previous_score);
     } catch {
-      failed.push('boost');
-      return { surprise: u.surprise, boost: 0, failed };
+      return undefined;
     }
   }
 

@@ -32,7 +32,7 @@ export const coordinatorSchema = z.object({
       'Timeout of each request to the memory core or the orchestrator (the turn answers without memory)',
     ),
   MEMORY_WRITE_BATCH: env
-    .int(200, 1, 1000)
+    .int(100, 1, 1000)
     .describe('Long-term memory writes sent to the orchestrator per request (one memory-core transaction)'),
   MEMORY_QUEUE_MAX: env
     .int(5000, 10, 10_000_000)
@@ -49,6 +49,17 @@ export const coordinatorSchema = z.object({
     .string('default')
     .describe('User of a turn or session that names none (long-term memories are scoped per user)'),
   MAX_TURN_CHARS: env.int(4000, 1, 100000).describe('Longest accepted text of one turn (400 text_too_long)'),
+  TURN_CONCURRENCY: env
+    .int(16, 1, 10_000)
+    .describe('Turns processed at once; more wait in a queue (TURN_QUEUE) in arrival order'),
+  TURN_QUEUE: env
+    .int(128, 0, 100_000)
+    .describe('Turns that may wait for a slot; above it a turn gets 503 busy with Retry-After at once'),
+  TURN_QUEUE_TIMEOUT_MS: env
+    .int(3000, 0, 600_000)
+    .describe(
+      'Longest wait for a slot; then 503 busy with Retry-After (overload is said, not left to time out)',
+    ),
   RECALL_TOP_K: env
     .int(5, 0, 50)
     .describe('Long-term memories recalled for a language-model answer (0 = no recall)'),

@@ -222,3 +222,43 @@ test('a retried batch is idempotent: stored ids come back as duplicates, nothing
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error.code, 'missing_content');
 });
+
+test('more turns at once than slots and queue: 503 busy with Retry-After at once, not a timeout', async (t) => {
+  const dir = tempDir();
+  dirs.push(dir);
+  const c = await startCoordinator(
+    {
+      MEMORY_CORE_URL: stack.core.url,
+      ORCHESTRATOR_URL: stack.orch.url,
+      LLM_BASE_URL: double.url,
+      TURN_CONCURRENCY: '1',
+      TURN_QUEUE: '1',
+      TURN_QUEUE_TIMEOUT_MS: '5000',
+    },
+    { dir },
+  );
+  t.after(() => c.stop());
+  double.behave({ kind: 'stream', tokens: ['Slowly', ' said.'], delayMs: 400 });
+  t.after(() => double.behave({ kind: 'stream', tokens: ['Hello there.'] }));
+  const started = Date.now();
+  const answers = await Promise.all(
+    [1, 2, 3].map((i) =>
+      fetch(`${c.url}/v1/turns`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user_id: 'busy', text: `Tell me a slow story number ${i}.` }),
+      }).then(async (r) => ({
+        status: r.status,
+        retryAfter: r.headers.get('retry-after'),
+        code: ((await r.json()) as { error?: { code: string } }).error?.code,
+        ms: Date.now() - started,
+      })),
+    ),
+  );
+  const refused = answers.filter((a) => a.status === 503);
+  assert.equal(answers.filter((a) => a.status === 200).length, 2, 'one runs, one waits for its slot');
+  assert.equal(refused.length, 1);
+  assert.equal(refused[0]!.code, 'busy');
+  assert.equal(refused[0]!.retryAfter, '1');
+  assert.ok(refused[0]!.ms < 300, `refused at once (${refused[0]!.ms} ms)`);
+});

@@ -187,12 +187,15 @@ export class MemoryWriter {
     await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
-  /** Stops writing (what is left stays in the outbox for the next start). */
+  /**
+   * Stops writing; what is left stays in the outbox for the next start. A batch in flight gets a second to finish;
+   * if it does later, the next start finds its memories stored and skips them.
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    await this.running;
+    await Promise.race([this.running, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     for (const w of this.waiters.splice(0)) w();
   }
 }

@@ -90,8 +90,9 @@ export class LongTermMemory implements LongTermMemoryPort {
   async processBatch(
     items: { id: string; content: string; metadata: Record<string, unknown> }[],
   ): Promise<{ count: number }> {
-    // A batch learns item by item in the orchestrator: allow it 20 ms an item beyond the usual timeout.
-    const timeoutMs = this.o.timeoutMs + 20 * items.length;
+    // A batch is one memory-core transaction, then the neural memory learns item by item: under load that takes
+    // seconds. A timeout here only means a retry (ids make it idempotent), so it is generous.
+    const timeoutMs = Math.max(30_000, this.o.timeoutMs + 100 * items.length);
     const r = await this.send('orchestrator', 'POST', '/process_memories', { items }, timeoutMs);
     LongTermMemory.check(r, 'process_memories');
     return { count: (r.body as { count?: number })?.count ?? items.length };

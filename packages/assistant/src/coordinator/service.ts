@@ -130,6 +130,11 @@ export function createCoordinatorService(options: CoordinatorOptions = {}): Serv
         timeZone: config.TZ,
         defaultUserId: config.DEFAULT_USER_ID,
         maxTurnChars: config.MAX_TURN_CHARS,
+        admission: {
+          concurrency: config.TURN_CONCURRENCY,
+          queue: config.TURN_QUEUE,
+          queueTimeoutMs: config.TURN_QUEUE_TIMEOUT_MS,
+        },
         recallTopK: config.RECALL_TOP_K,
         contextTokens: config.LLM_CONTEXT_TOKENS,
         sessionTtlSeconds: config.SESSION_TTL_SECONDS,

@@ -95,7 +95,11 @@ export interface TurnEngineOptions {
   logger?: Logger;
   /** Moves the outbox's writes to long-term memory (absent: turns are not remembered). */
   writer?: MemoryWriter;
+  /** Turns at once, and how many may wait how long for a slot (absent: no limit). */
+  admission?: { concurrency: number; queue: number; queueTimeoutMs: number };
 }
+
+const busy = (message: string) => new AppError(503, 'busy', message, { retry_after_ms: 1000 });
 
 /** The apology of a failed language-model answer (the session stays usable; nothing is stored). */
 export const LLM_APOLOGY: Record<string, string> = {
@@ -111,6 +115,8 @@ export class TurnEngine {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly now: () => number;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly o: TurnEngineOptions) {
     this.now = o.now ?? Date.now;
@@ -125,6 +131,39 @@ export class TurnEngine {
   }
 
   /** Runs one turn. Bad input: AppError 400; unknown session 404; ended session 409. */
+  /**
+   * A slot to run a turn in (release it when done): at once while fewer than `concurrency` run, else after the
+   * turns before it, up to `queueTimeoutMs`; 503 busy when the queue is full or the wait too long.
+   */
+  private async acquire(): Promise<() => void> {
+    const a = this.o.admission;
+    const release = () => {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    };
+    if (!a || this.active < a.concurrency) {
+      this.active++;
+      return release;
+    }
+    if (this.waiting.length >= a.queue)
+      throw busy(`${this.active} turns are running and ${this.waiting.length} waiting; retry shortly`);
+    await new Promise<void>((resolve, reject) => {
+      const go = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const i = this.waiting.indexOf(go);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(busy(`No turn slot within ${a.queueTimeoutMs} ms; retry shortly`));
+      }, a.queueTimeoutMs);
+      this.waiting.push(go);
+    });
+    // The slot of the turn that finished passes to this one (active stays the same).
+    return release;
+  }
+
   /** Throws 503 memory_backlog (with retry_after_ms) while long-term memory is too far behind to take a turn. */
   admit(): void {
     const writer = this.o.writer;
@@ -139,12 +178,14 @@ export class TurnEngine {
 
   async run(turn: Turn, hooks: TurnHooks = {}): Promise<TurnResult> {
     this.admit();
+    const release = await this.acquire();
     const p = this.runInner(turn, hooks);
     this.inFlight.add(p);
     try {
       return await p;
     } finally {
       this.inFlight.delete(p);
+      release();
     }
   }
 

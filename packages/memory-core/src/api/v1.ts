@@ -124,12 +124,17 @@ export function registerV1(app: App, core: MemoryCore): void {
             default: false,
             description: 'Return each stored embedding (the orchestrator learns from them)',
           }),
+          skip_existing: Type.Boolean({
+            default: false,
+            description:
+              'Memories whose id is already stored are left as they are and listed with existing: true (a retried batch), instead of 409 duplicate_id',
+          }),
         }),
       },
     },
     async (req, reply) => {
       const body = req.body as { memories: MemoryInputBody[] };
-      const withEmbedding = (req.query as { include_embedding: boolean }).include_embedding;
+      const q = req.query as { include_embedding: boolean; skip_existing: boolean };
       const inputs = body.memories.map((m, i) => toNewMemory(m, dim, `memories[${i}]`));
       const ids = new Set<string>();
       for (const m of inputs) {
@@ -137,16 +142,26 @@ export function registerV1(app: App, core: MemoryCore): void {
         if (ids.has(m.id)) throw badRequest('duplicate_id', `id ${m.id} appears twice in the batch`);
         ids.add(m.id);
       }
-      const records = await core.create(inputs);
+      const existing = inputs.map(
+        (m) => q.skip_existing && m.id !== undefined && core.store.keyOf(m.id) !== undefined,
+      );
+      const fresh = inputs.filter((_, i) => !existing[i]);
+      const records = fresh.length ? await core.create(fresh) : [];
+      let next = 0;
       reply.code(201);
       return {
         count: records.length,
-        items: records.map((r) => ({
-          id: r.id,
-          quickrecal_score: r.quickrecal,
-          created_at: new Date(r.createdAt).toISOString(),
-          ...(withEmbedding ? { embedding: Array.from(r.embedding) } : {}),
-        })),
+        // In the order given; an existing memory is named, not stored again.
+        items: inputs.map((m, i) => {
+          if (existing[i]) return { id: m.id, existing: true };
+          const r = records[next++]!;
+          return {
+            id: r.id,
+            quickrecal_score: r.quickrecal,
+            created_at: new Date(r.createdAt).toISOString(),
+            ...(q.include_embedding ? { embedding: Array.from(r.embedding) } : {}),
+          };
+        }),
       };
     },
   );
