@@ -5,125 +5,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, createLogger, type Env, listen, stop, type ServiceInstance } from '@synthians/kit';
-import { wyomingService } from './wyoming-service.ts';
+import { ConfigError, type Env, stop, type ServiceInstance } from '@synthians/kit';
+import { RawClient, startWyoming } from './wyoming-test-support.ts';
 
 const API_TOKEN = 'api-token-for-http-0123456789';
 const WYOMING_TOKEN = 'wyoming-token-for-satellites-42';
 const dir = mkdtempSync(join(tmpdir(), 'synthians-wyoming-auth-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Engines kept light: no wake word models (VAD and espeak-ng TTS as configured by default). */
-const base: Env = { WAKE_WORD_MODELS: 'none', LOG_LEVEL: 'silent' };
-
-async function start(host: string, env: Env): Promise<{ instance: ServiceInstance; port: number }> {
-  const instance = await wyomingService.create({
-    env: { ...base, ...env },
-    dataDir: dir,
-    host,
-    port: 0,
-    logger: createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent'),
-  });
-  await listen(instance);
-  return { instance, port: instance.port };
-}
-
-interface Event {
-  type: string;
-  data: Record<string, unknown>;
-  payload: Buffer;
-}
-
-/** A raw Wyoming client with its own framing code. */
-class RawClient {
-  private buf = Buffer.alloc(0);
-  readonly events: Event[] = [];
-  closed = false;
-  private readonly closedPromise: Promise<void>;
-
-  constructor(readonly socket: net.Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.parse();
-    });
-    socket.on('error', () => undefined);
-    this.closedPromise = new Promise((r) =>
-      socket.on('close', () => {
-        this.closed = true;
-        r();
-      }),
-    );
-  }
-
-  static connect(port: number): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => resolve(new RawClient(s)));
-      s.once('error', reject);
-    });
-  }
-
-  private parse(): void {
-    for (;;) {
-      const nl = this.buf.indexOf(0x0a);
-      if (nl < 0) return;
-      const header = JSON.parse(this.buf.subarray(0, nl).toString('utf8')) as Record<string, unknown>;
-      const dl = (header.data_length as number | undefined) ?? 0;
-      const pl = (header.payload_length as number | undefined) ?? 0;
-      if (this.buf.length < nl + 1 + dl + pl) return;
-      const data = {
-        ...((header.data as Record<string, unknown> | undefined) ?? {}),
-        ...(dl > 0
-          ? (JSON.parse(this.buf.subarray(nl + 1, nl + 1 + dl).toString('utf8')) as Record<string, unknown>)
-          : {}),
-      };
-      const payload = Buffer.from(this.buf.subarray(nl + 1 + dl, nl + 1 + dl + pl));
-      this.events.push({ type: header.type as string, data, payload });
-      this.buf = this.buf.subarray(nl + 1 + dl + pl);
-    }
-  }
-
-  static bytes(type: string, data?: Record<string, unknown>, payload?: Uint8Array): Buffer {
-    const dataBytes = data ? Buffer.from(JSON.stringify(data), 'utf8') : Buffer.alloc(0);
-    const header: Record<string, unknown> = { type, version: '1.5.4' };
-    if (dataBytes.length) header.data_length = dataBytes.length;
-    if (payload?.length) header.payload_length = payload.length;
-    return Buffer.concat([Buffer.from(JSON.stringify(header) + '\n'), dataBytes, Buffer.from(payload ?? [])]);
-  }
-
-  send(type: string, data?: Record<string, unknown>, payload?: Uint8Array): void {
-    this.socket.write(RawClient.bytes(type, data, payload));
-  }
-
-  /** Resolves when the server has closed the connection (fails after `timeoutMs`). */
-  async closedBy(timeoutMs = 5000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.closedPromise,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`still open after ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
-  }
-
-  async waitFor(type: string, timeoutMs = 15000): Promise<Event> {
-    const t0 = Date.now();
-    for (;;) {
-      const e = this.events.find((x) => x.type === type);
-      if (e) return e;
-      if (this.closed)
-        assert.fail(`connection closed before ${type} (got ${this.events.map((x) => x.type).join(', ')})`);
-      if (Date.now() - t0 > timeoutMs) assert.fail(`no ${type} within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
+const start = (host: string, env: Env): ReturnType<typeof startWyoming> => startWyoming(dir, host, env);
 
 /** The server refused: one `error` event with code `unauthorized`, nothing else, and the connection closed. */
 async function assertRefused(c: RawClient, what: string): Promise<void> {

@@ -10,14 +10,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { AppError, createLogger, type Env, listen, stop, type ServiceInstance } from '@synthians/kit';
+import { AppError, type Env, stop, type ServiceInstance } from '@synthians/kit';
 import { concat, espeak, hasEspeak, silence } from '../testing/signals.ts';
 import { createSttProvider } from '../stt/index.ts';
 import type { SttProvider } from '../stt/types.ts';
 import type { TtsProvider } from '../tts/types.ts';
 import { sttVariables, ttsVariables } from './config.ts';
 import { sttFromSettings, ttsFromSettings } from './engines.ts';
-import { wyomingService } from './wyoming-service.ts';
+import { startWyoming } from './wyoming-test-support.ts';
 
 const API_TOKEN = 'api-token-for-http-0123456789';
 const WYOMING_TOKEN = 'wyoming-token-for-satellites-42';
@@ -32,18 +32,7 @@ const speechTest = {
 
 const dir = mkdtempSync(join(tmpdir(), 'synthians-wyoming-client-auth-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function start(host: string, env: Env): Promise<{ instance: ServiceInstance; port: number }> {
-  const instance = await wyomingService.create({
-    env: { WAKE_WORD_MODELS: 'none', LOG_LEVEL: 'silent', ...env },
-    dataDir: dir,
-    host,
-    port: 0,
-    logger: createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent'),
-  });
-  await listen(instance);
-  return { instance, port: instance.port };
-}
+const start = (host: string, env: Env): ReturnType<typeof startWyoming> => startWyoming(dir, host, env);
 
 /** The clients as the services build them: from environment variables through the shared schemas. */
 const stt = (port: number, token?: string): SttProvider =>

@@ -2,14 +2,13 @@
 // not ours): JSON header line, then `data_length` bytes of JSON, then `payload_length` bytes of payload.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { startTestService, type TestService } from '@synthians/kit';
-import { encodePcmMono } from '../audio/encode.ts';
 import { resample } from '../audio/resample.ts';
 import { VadDetector } from '../vad/detector.ts';
 import { concat, espeak, hasEspeak, RATE, silence } from '../testing/signals.ts';
 import { wyomingService } from './wyoming-service.ts';
+import { RawClient } from './wyoming-test-support.ts';
 
 const hasPocketsphinx = spawnSync('pocketsphinx_continuous', ['-h'], { stdio: 'ignore' }).error === undefined;
 const speechTest = {
@@ -31,111 +30,8 @@ after(async () => {
   await svc.destroy();
 });
 
-interface Event {
-  type: string;
-  header: Record<string, unknown>;
-  data: Record<string, unknown>;
-  payload: Buffer;
-}
-
-/** A raw Wyoming client: writes exact bytes, parses what comes back with its own framing code. */
-class RawClient {
-  private buf = Buffer.alloc(0);
-  readonly events: Event[] = [];
-  private waiters: (() => void)[] = [];
-  closed = false;
-
-  constructor(readonly socket: net.Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.parse();
-      for (const w of this.waiters.splice(0)) w();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-
-  static connect(): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => resolve(new RawClient(s)));
-      s.once('error', reject);
-    });
-  }
-
-  private parse(): void {
-    for (;;) {
-      const nl = this.buf.indexOf(0x0a);
-      if (nl < 0) return;
-      const header = JSON.parse(this.buf.subarray(0, nl).toString('utf8')) as Record<string, unknown>;
-      const dl = (header.data_length as number | undefined) ?? 0;
-      const pl = (header.payload_length as number | undefined) ?? 0;
-      if (this.buf.length < nl + 1 + dl + pl) return;
-      const dataBytes = this.buf.subarray(nl + 1, nl + 1 + dl);
-      const data = {
-        ...((header.data as Record<string, unknown> | undefined) ?? {}),
-        ...(dl > 0 ? (JSON.parse(dataBytes.toString('utf8')) as Record<string, unknown>) : {}),
-      };
-      const payload = Buffer.from(this.buf.subarray(nl + 1 + dl, nl + 1 + dl + pl));
-      this.events.push({ type: header.type as string, header, data, payload });
-      this.buf = this.buf.subarray(nl + 1 + dl + pl);
-    }
-  }
-
-  /** Writes an event in the current framing (data after the header line). */
-  send(type: string, data?: Record<string, unknown>, payload?: Uint8Array): void {
-    const dataBytes = data ? Buffer.from(JSON.stringify(data), 'utf8') : Buffer.alloc(0);
-    const header: Record<string, unknown> = { type, version: '1.5.4' };
-    if (dataBytes.length) header.data_length = dataBytes.length;
-    if (payload?.length) header.payload_length = payload.length;
-    this.socket.write(
-      Buffer.concat([
-        Buffer.from(JSON.stringify(header) + '\n', 'utf8'),
-        dataBytes,
-        Buffer.from(payload ?? []),
-      ]),
-    );
-  }
-
-  /** Writes raw bytes (for old-style inline data and malformed input). */
-  raw(bytes: string | Uint8Array): void {
-    this.socket.write(bytes);
-  }
-
-  async waitFor(type: string, timeoutMs = 20000): Promise<Event> {
-    const t0 = Date.now();
-    for (;;) {
-      const e = this.events.find((x) => x.type === type);
-      if (e) return e;
-      if (this.closed)
-        assert.fail(`connection closed before ${type} (got ${this.events.map((x) => x.type).join(', ')})`);
-      if (Date.now() - t0 > timeoutMs)
-        assert.fail(`no ${type} within ${timeoutMs} ms (got ${this.events.map((x) => x.type).join(', ')})`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 50);
-      });
-    }
-  }
-
-  /** Streams 16 kHz mono audio as audio-start / audio-chunk (s16le, `chunk` samples) / audio-stop. */
-  sendAudio(samples: Float32Array, rate = RATE, chunk = 1024): void {
-    const fmt = { rate, width: 2, channels: 1 };
-    const pcm = encodePcmMono(rate === RATE ? samples : resample(samples, RATE, rate), 'pcm_s16le');
-    this.send('audio-start', { ...fmt, timestamp: 0 });
-    for (let at = 0; at < pcm.length; at += chunk * 2)
-      this.send('audio-chunk', fmt, pcm.subarray(at, at + chunk * 2));
-    this.send('audio-stop', { timestamp: Math.round((samples.length / RATE) * 1000) });
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
 test('describe → info with asr, tts and wake programs (old-style inline data accepted)', async () => {
-  const c = await RawClient.connect();
+  const c = await RawClient.connect(port);
   c.raw('{"type": "describe", "data": {}}\n');
   const info = await c.waitFor('info');
   assert.ok(
@@ -165,7 +61,7 @@ test('describe → info with asr, tts and wake programs (old-style inline data a
 
 test('transcribe: a spoken command → voice-started, voice-stopped, transcript', speechTest, async () => {
   const s = espeak('what time is it');
-  const c = await RawClient.connect();
+  const c = await RawClient.connect(port);
   c.send('transcribe', { language: 'en' });
   c.sendAudio(concat(silence(0.5), s.samples, silence(1)), 22050, 777);
   const transcript = await c.waitFor('transcript');
@@ -188,7 +84,7 @@ test('transcribe: a spoken command → voice-started, voice-stopped, transcript'
 });
 
 test('synthesize → audio-start, audio-chunks, audio-stop with speech at the announced rate', async () => {
-  const c = await RawClient.connect();
+  const c = await RawClient.connect(port);
   c.send('synthesize', { text: 'Hello there. The timer is set for five minutes.', voice: { name: 'en-us' } });
   const stop = await c.waitFor('audio-stop');
   const start = c.events.find((e) => e.type === 'audio-start')!;
@@ -218,7 +114,7 @@ test('synthesize → audio-start, audio-chunks, audio-stop with speech at the an
 });
 
 test('streaming synthesis: synthesize-start/chunk/stop → per-sentence audio, synthesize-stopped, compat synthesize ignored', async () => {
-  const c = await RawClient.connect();
+  const c = await RawClient.connect(port);
   c.send('synthesize-start', { voice: { name: 'en-gb' } });
   for (const part of ['Good mor', 'ning. It is sun', 'ny today', '. Bye'])
     c.send('synthesize-chunk', { text: part });
@@ -241,7 +137,7 @@ test(
   'detect: "hey jarvis" → detection; other speech → not-detected',
   { skip: hasEspeak ? false : 'espeak-ng is not installed' },
   async () => {
-    const c = await RawClient.connect();
+    const c = await RawClient.connect(port);
     c.send('detect', { names: ['hey_jarvis'] });
     c.sendAudio(concat(silence(1.5), espeak('hey jarvis').samples, silence(1)));
     const detection = await c.waitFor('detection');
@@ -252,7 +148,7 @@ test(
     );
     c.close();
 
-    const c2 = await RawClient.connect();
+    const c2 = await RawClient.connect(port);
     c2.send('detect');
     c2.sendAudio(concat(silence(1.5), espeak('what is the weather like').samples, silence(1)));
     await c2.waitFor('not-detected');
@@ -262,7 +158,7 @@ test(
 );
 
 test('bad input: error events, and a broken stream closes the connection', async () => {
-  const c = await RawClient.connect();
+  const c = await RawClient.connect(port);
   c.send('audio-chunk', { rate: 16000, width: 2, channels: 1 }, new Uint8Array(64));
   assert.equal(
     (await c.waitFor('error')).data.code,
