@@ -2,7 +2,7 @@
 // socket as two frames (topic, JSON) — there without memory text unless DREAM_PUB_INCLUDE_TEXT, and with CURVE
 // (plus a ZAP allow-list of subscriber keys) when configured.
 import * as zmq from 'zeromq';
-import type { Bus, Logger } from '@synthians/kit';
+import { PortInUseError, type Bus, type Logger } from '@synthians/kit';
 import { z85Decode, z85Encode, type CurveServer } from './curve.ts';
 import type { History, Topic } from './history.ts';
 
@@ -100,6 +100,8 @@ export class Publisher {
       socket.close();
       this.zap?.close();
       this.zap = undefined;
+      if ((err as { code?: string }).code === 'EADDRINUSE')
+        throw new PortInUseError('dreamworld (ZeroMQ PUB)', `${h}:${port}`, 'DREAM_PUB_PORT', '');
       throw err;
     }
     this.socket = socket;

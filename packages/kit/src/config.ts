@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { portVariable } from './ports.ts';
 
 export type Env = Record<string, string | undefined>;
 
@@ -132,7 +133,7 @@ export function describeConfig(schema: z.ZodObject): VariableDoc[] {
  * schema: `z.object({ ...serviceVariables('orchestrator', 8002, 4 << 20), … })`.
  */
 export function serviceVariables(name: string, port: number, maxBodyBytes: number, tokenNote = '') {
-  const variable = `${name.toUpperCase().replaceAll('-', '_')}_PORT`;
+  const variable = portVariable(name);
   return {
     PORT: env
       .port(port)

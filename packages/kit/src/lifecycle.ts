@@ -1,5 +1,6 @@
 // Starting services, and stopping them gracefully: stop accepting, finish in-flight requests, flush storage.
 import type { Logger } from './logger.ts';
+import { portVariable } from './ports.ts';
 import type { ServiceInstance } from './service.ts';
 
 export interface Listening {
@@ -7,14 +8,35 @@ export interface Listening {
   url: string;
 }
 
+/** A listener could not bind: the message names the service, the address and what to change. */
+export class PortInUseError extends Error {
+  override readonly name = 'PortInUseError';
+  readonly code = 'EADDRINUSE';
+  constructor(
+    readonly service: string,
+    readonly address: string,
+    readonly variable: string,
+    hint = ` (or \`synthians serve ${service} --port <n>\`)`,
+  ) {
+    super(
+      `${service} cannot listen on ${address}: another program uses that port. Set ${variable} to another port${hint}`,
+    );
+  }
+}
+
 export async function listen(service: ServiceInstance): Promise<Listening> {
   let port: number;
-  if (service.bind) {
-    port = await service.bind();
-  } else {
-    await service.app.listen({ host: service.host, port: service.port });
-    const address = service.app.server.address();
-    port = typeof address === 'object' && address ? address.port : service.port;
+  try {
+    if (service.bind) {
+      port = await service.bind();
+    } else {
+      await service.app.listen({ host: service.host, port: service.port });
+      const address = service.app.server.address();
+      port = typeof address === 'object' && address ? address.port : service.port;
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EADDRINUSE' || err instanceof PortInUseError) throw err;
+    throw new PortInUseError(service.name, `${service.host}:${service.port}`, portVariable(service.name));
   }
   service.port = port;
   const host = service.host.includes(':') ? `[${service.host}]` : service.host;

@@ -40,3 +40,6 @@ export function assertNoPortCollisions(assignments: Record<string, number>): voi
 
 // Fail at import time if someone edits the registry into a collision.
 assertNoPortCollisions(ports);
+
+/** The variable that moves a service's port in `up` (`memory-core` → MEMORY_CORE_PORT). */
+export const portVariable = (service: string) => `${service.toUpperCase().replaceAll('-', '_')}_PORT`;

@@ -2,6 +2,7 @@
 // but answering): lines in, streamed replies out, one session across lines.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { startCoordinator } from '../../assistant/src/coordinator/test-support.ts';
 import { chat } from './chat.ts';
@@ -32,4 +33,19 @@ test('chat: each line is a turn in one session; errors are shown and the loop go
   } finally {
     await c.destroy();
   }
+});
+
+test('chat: a coordinator that does not answer is one clear error, not an answer per line', async () => {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  input.end('hello\nwhat time is it\n');
+  // A port nothing listens on (taken, then freed).
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await assert.rejects(
+    chat({ url: `http://127.0.0.1:${port}`, input, output }),
+    new RegExp(`cannot reach the coordinator at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`),
+  );
 });

@@ -21,6 +21,22 @@ interface TurnDone {
   degraded?: string[];
 }
 
+/** The coordinator did not answer at all (wrong URL, not running). */
+/** The system error code under fetch's "fetch failed" (ECONNREFUSED, ENOTFOUND, …), else its message. */
+function why(err: unknown): string {
+  const e = err as { code?: unknown; cause?: unknown; errors?: unknown[]; message?: string } | undefined;
+  if (typeof e?.code === 'string') return e.code;
+  const inner = e?.cause ?? e?.errors?.[0];
+  return inner ? why(inner) : (e?.message ?? String(err));
+}
+
+export class Unreachable extends Error {
+  override readonly name = 'Unreachable';
+  constructor(url: string, cause: unknown) {
+    super(`cannot reach the coordinator at ${url} (${why(cause)}): is it running? (--url, COORDINATOR_URL)`);
+  }
+}
+
 /** One turn; `onSentence` gets the reply as it streams. Throws with the server's error message. */
 export async function chatTurn(
   opts: { url: string; token?: string; userId?: string; sessionId?: string },
@@ -32,7 +48,12 @@ export async function chatTurn(
   const body: Record<string, string> = { text };
   if (opts.sessionId) body.session_id = opts.sessionId;
   if (opts.userId) body.user_id = opts.userId;
-  const res = await fetch(`${opts.url}/v1/turns`, { method: 'POST', headers, body: JSON.stringify(body) });
+  let res: Response;
+  try {
+    res = await fetch(`${opts.url}/v1/turns`, { method: 'POST', headers, body: JSON.stringify(body) });
+  } catch (err) {
+    throw new Unreachable(opts.url, err);
+  }
   if (!res.ok || !res.body) {
     const err = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
     throw new Error(err.error?.message ?? `the coordinator answered HTTP ${res.status}`);
@@ -62,8 +83,12 @@ export async function chatTurn(
   return done;
 }
 
-/** The read–eval loop; resolves at end of input or on "/quit". */
-export async function chat(opts: ChatOptions): Promise<void> {
+/**
+ * The read–eval loop; resolves at end of input or on "/quit" with the number of turns that failed. A coordinator
+ * that does not answer ends it at once (Unreachable): every further line would fail the same way.
+ */
+export async function chat(opts: ChatOptions): Promise<{ failed: number }> {
+  let failed = 0;
   const rl = createInterface({ input: opts.input, terminal: false });
   let sessionId = opts.sessionId;
   const write = (s: string) => opts.output.write(s);
@@ -82,10 +107,16 @@ export async function chat(opts: ChatOptions): Promise<void> {
         write('\n');
         sessionId = done.session_id;
       } catch (err) {
+        if (err instanceof Unreachable) {
+          rl.close();
+          throw err;
+        }
+        failed++;
         write(`(error: ${(err as Error).message})\n`);
       }
     }
     if (opts.prompt) write(opts.prompt);
   }
   rl.close();
+  return { failed };
 }

@@ -67,7 +67,13 @@ test('a port already in use is refused with a clear message', async () => {
   try {
     const r = run(['up', '--data-dir', dir], { MEMORY_CORE_PORT: String(port) });
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /EADDRINUSE|in use|another program/);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `memory-core cannot listen on 127\\.0\\.0\\.1:${port}: another program uses that port\\. Set MEMORY_CORE_PORT`,
+      ),
+    );
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'one clear line, no stack trace');
   } finally {
     blocker.close();
     rmSync(dir, { recursive: true, force: true });
@@ -184,4 +190,20 @@ test('SIGTERM stops `up` within 10 s in token mode whatever is connected: a refu
     proc.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('CLI errors are one clear line and a non-zero exit: a missing WAV, a coordinator that is not there', () => {
+  const missing = run(['talk', '/nonexistent/question.wav', '--url', 'http://127.0.0.1:9']);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /^synthians: .*no such file or directory.*question\.wav/m);
+  assert.doesNotMatch(missing.stderr, /\n\s+at /, 'no stack trace');
+  const chat = spawnSync(process.execPath, [cli, 'chat', '--url', 'http://127.0.0.1:9'], {
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    input: 'hello\n',
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(chat.status, 1);
+  assert.match(chat.stderr, /^synthians: cannot reach the coordinator at http:\/\/127\.0\.0\.1:9/m);
+  assert.doesNotMatch(chat.stderr, /\n\s+at /, 'no stack trace');
 });

@@ -106,7 +106,7 @@ program
   .option('--session <id>', 'continue this session')
   .action(async (opts: { url?: string; user?: string; session?: string }) => {
     const { chat } = await import('./chat.ts');
-    await chat({
+    const { failed } = await chat({
       url: (opts.url ?? process.env.COORDINATOR_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''),
       token: process.env.SYNTHIANS_API_TOKEN || undefined,
       userId: opts.user,
@@ -115,6 +115,7 @@ program
       output: process.stdout,
       prompt: process.stdin.isTTY ? 'you> ' : undefined,
     });
+    if (failed > 0) process.exitCode = 1;
   });
 
 program
@@ -204,12 +205,14 @@ try {
   const e = err as Error & { code?: string };
   if (err instanceof ConfigError || e.name === 'ConfigError') {
     process.stderr.write(`synthians: ${e.message}\n`);
+  } else if (e.name === 'PortInUseError') {
+    process.stderr.write(`synthians: ${e.message}\n`);
   } else if (e.code === 'EADDRINUSE') {
-    process.stderr.write(
-      `synthians: ${e.message} — another program uses that port; pick another with --port or <SERVICE>_PORT\n`,
-    );
+    process.stderr.write(`synthians: ${e.message}: another program uses that port\n`);
   } else {
-    process.stderr.write(`synthians: ${e.stack ?? e.message}\n`);
+    // One clear line; the stack only when asked for (LOG_LEVEL=debug).
+    const debug = /^(debug|trace)$/i.test(process.env.LOG_LEVEL ?? '');
+    process.stderr.write(`synthians: ${debug ? (e.stack ?? e.message) : e.message}\n`);
   }
   process.exit(1);
 }

@@ -13,6 +13,7 @@ import {
   type ServiceInstance,
 } from '@synthians/kit';
 import { portFor, services } from './services.ts';
+import { knownVariables, misspelledVariables } from './variables.ts';
 
 export { portFor };
 
@@ -34,6 +35,7 @@ export async function up(
   const logger = options.logger ?? createLogger(undefined, env.LOG_LEVEL ?? 'info');
   const dataDir = dataDirFrom(env, options.dataDir);
   const host = options.host ?? env.HOST ?? '127.0.0.1';
+  warnMisspelled(env, logger);
   const assignments = Object.fromEntries(services.map((s) => [s.name, portFor(s, env)]));
   assertNoPortCollisions(assignments);
   // In one process every service reads the same environment; PORT/HOST are per service, so they are not passed.
@@ -67,11 +69,19 @@ export async function up(
   return { instances, listening };
 }
 
+function warnMisspelled(env: Env, logger: Logger): void {
+  for (const { variable, meant } of misspelledVariables(env, knownVariables(services)))
+    logger.warn(
+      `${variable} is not a Synthians variable and is ignored: did you mean ${meant.join(' or ')}?`,
+    );
+}
+
 export async function serve(
   def: ServiceDefinition,
   options: RunOptions & { port?: number; follow?: string },
 ): Promise<{ instance: ServiceInstance; listening: Listening }> {
   const env = options.env ?? process.env;
+  warnMisspelled(env, options.logger ?? createLogger(def.name, env.LOG_LEVEL ?? 'info'));
   // With NATS_URL (containers, split mode) the service talks to the others over NATS.
   const bus = env.NATS_URL
     ? await createBus({

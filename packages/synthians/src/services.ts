@@ -1,5 +1,5 @@
 // The services this build implements, in start order. `up` runs all of them; `serve` runs one.
-import { ports, type Env, type ServiceDefinition } from '@synthians/kit';
+import { ports, portVariable, type Env, type ServiceDefinition } from '@synthians/kit';
 import { coordinatorService, createHealthMonitorService, taskRouterService } from '@synthians/assistant';
 import { memoryOrchestratorService, sessionMemoryService } from '@synthians/session-memory';
 import { memoryCoreService } from '@synthians/memory-core';
@@ -41,7 +41,7 @@ export function findService(name: string): ServiceDefinition | undefined {
 
 /** `<SERVICE>_PORT` (e.g. MEMORY_CORE_PORT) overrides a registry port in `up`. */
 export function portFor(def: ServiceDefinition, env: Env): number {
-  const variable = `${def.name.toUpperCase().replaceAll('-', '_')}_PORT`;
+  const variable = portVariable(def.name);
   const value = env[variable];
   if (value === undefined || value === '') return ports[def.port];
   const port = Number(value);
