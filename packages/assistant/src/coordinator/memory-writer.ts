@@ -69,7 +69,7 @@ export class MemoryWriter {
     return this.backlog >= this.o.maxBacklog;
   }
 
-  /** How long a refused client should wait: the time to write half the limit at the last batch pace, 1–30 s. */
+  /** How long a refused client should wait: the writer's own retry delay while it backs off, 1–30 s. */
   get retryAfterMs(): number {
     return Math.min(30_000, Math.max(1000, this.retryMs));
   }
