@@ -183,9 +183,10 @@ export class CascadeEngine {
 
   /**
    * Background writes in bulk (the coordinator's memory outbox): every memory stored in one memory-core request (one
-   * transaction), then, per memory in order, the learning part of the cycle (variant, neural-memory update, surprise
-   * boost). Retrieval, prediction and recall are skipped: they only serve a caller waiting for the answer. Ids make
-   * a retried batch idempotent: when some are stored already, the batch is stored item by item and those are skipped.
+   * transaction), then the learning part of the cycle per namespace, in order (the variant, one neural-memory request
+   * for all its updates, the surprise boosts sent together). Retrieval, prediction and recall are skipped: they only
+   * serve a caller waiting for the answer. Ids make a retried batch idempotent: memories already stored are skipped
+   * by the memory core (`skip_existing`) and come back as duplicates, not learned again.
    */
   async processBatch(items: BatchItem[]): Promise<BatchResult> {
     items.forEach((item, i) => {
