@@ -42,7 +42,7 @@ export function LoginPage({ onLogin }: { onLogin: () => void }) {
         onInput={(e) => setToken((e.target as HTMLInputElement).value)}
         required
       />
-      <button type="submit" disabled={busy || token.trim() === ''}>
+      <button type="submit" class="btn primary" disabled={busy || token.trim() === ''}>
         Log in
       </button>
       {error && (
